@@ -1,0 +1,314 @@
+//! Flags every exporter shares, `--collector.<name>` switches, and the one
+//! place where a bad command line becomes one line on stderr and exit code 2.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Arg, ArgAction, ArgMatches, Command};
+
+use crate::engine::ScrapeSettings;
+use crate::logging::{LogFormat, LogLevel};
+
+/// Exit code for bad flags or configuration.
+pub const EXIT_CONFIG: i32 = 2;
+
+/// HTTP listener flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebArgs {
+    /// Addresses to listen on for the web interface and telemetry, as host:port
+    /// or :port (all interfaces). Repeatable or comma-separated.
+    #[arg(
+        long = "web.listen-address",
+        env = "SIDEWATCH_WEB_LISTEN_ADDRESS",
+        value_delimiter = ',',
+        value_name = "ADDR"
+    )]
+    pub listen_address: Vec<String>,
+
+    /// Path under which to expose metrics.
+    #[arg(
+        long = "web.telemetry-path",
+        env = "SIDEWATCH_WEB_TELEMETRY_PATH",
+        default_value = "/metrics",
+        value_name = "PATH"
+    )]
+    pub telemetry_path: String,
+
+    /// Web config file (exporter-toolkit format) enabling TLS and/or basic auth.
+    #[arg(long = "web.config.file", env = "SIDEWATCH_WEB_CONFIG_FILE", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+
+    /// Longest time any HTTP request may take before it is answered 408.
+    #[arg(
+        long = "web.request-timeout",
+        env = "SIDEWATCH_WEB_REQUEST_TIMEOUT",
+        default_value = "30s",
+        value_parser = parse_duration,
+        value_name = "DURATION"
+    )]
+    pub request_timeout: Duration,
+}
+
+/// Scrape engine flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ScrapeArgs {
+    /// Upper bound of a scrape's deadline; the scraper's
+    /// X-Prometheus-Scrape-Timeout-Seconds minus the offset applies when shorter.
+    #[arg(
+        long = "scrape.timeout",
+        env = "SIDEWATCH_SCRAPE_TIMEOUT",
+        default_value = "10s",
+        value_parser = parse_duration,
+        value_name = "DURATION"
+    )]
+    pub timeout: Duration,
+
+    /// Subtracted from the scraper's timeout to leave time to encode and send.
+    #[arg(
+        long = "scrape.timeout-offset",
+        env = "SIDEWATCH_SCRAPE_TIMEOUT_OFFSET",
+        default_value = "500ms",
+        value_parser = parse_duration,
+        value_name = "DURATION"
+    )]
+    pub timeout_offset: Duration,
+
+    /// Most series one collector may emit per scrape; the rest are dropped and
+    /// counted in <ns>_scrape_collector_dropped_series_total.
+    #[arg(
+        long = "scrape.series-limit",
+        env = "SIDEWATCH_SCRAPE_SERIES_LIMIT",
+        default_value_t = 20_000,
+        value_parser = clap::value_parser!(u64).range(1..),
+        value_name = "N"
+    )]
+    pub series_limit: u64,
+}
+
+impl ScrapeArgs {
+    pub fn settings(&self) -> ScrapeSettings {
+        ScrapeSettings {
+            timeout: self.timeout,
+            timeout_offset: self.timeout_offset,
+            series_limit: usize::try_from(self.series_limit).unwrap_or(usize::MAX),
+        }
+    }
+}
+
+/// Logging flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogArgs {
+    /// Only log messages with the given severity or above.
+    #[arg(long = "log.level", env = "SIDEWATCH_LOG_LEVEL", default_value = "info", value_enum)]
+    pub level: LogLevel,
+
+    /// Output format of log messages.
+    #[arg(long = "log.format", env = "SIDEWATCH_LOG_FORMAT", default_value = "logfmt", value_enum)]
+    pub format: LogFormat,
+}
+
+/// Parses `500ms`, `10s`, `1m`, `1h`, `1m30s` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<f64>() {
+        return if secs.is_finite() && secs >= 0.0 {
+            Ok(Duration::from_secs_f64(secs))
+        } else {
+            Err(format!("{s:?} is not a duration"))
+        };
+    }
+    let bad = || format!("{s:?} is not a duration (use e.g. 500ms, 10s, 1m)");
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let (num, tail) = rest.split_at(digits);
+        let value: f64 = num.parse().map_err(|_| bad())?;
+        let unit_len = tail.find(|c: char| c.is_ascii_digit()).unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let scale = match unit {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "d" => 86_400.0,
+            _ => return Err(bad()),
+        };
+        total += Duration::from_secs_f64(value * scale);
+        rest = tail;
+    }
+    Ok(total)
+}
+
+/// A collector an exporter offers, with its default state.
+#[derive(Clone, Copy, Debug)]
+pub struct CollectorSpec {
+    pub name: &'static str,
+    pub default_enabled: bool,
+    pub help: &'static str,
+}
+
+fn collector_env(name: &str) -> String {
+    format!(
+        "SIDEWATCH_COLLECTOR_{}",
+        name.to_ascii_uppercase().replace(['.', '-'], "_")
+    )
+}
+
+/// Adds `--collector.<name>` / `--no-collector.<name>` for each collector and
+/// `--collector.disable-defaults`, in node_exporter's style.
+pub fn add_collector_flags(mut cmd: Command, specs: &[CollectorSpec]) -> Command {
+    cmd = cmd.arg(
+        Arg::new("collector.disable-defaults")
+            .long("collector.disable-defaults")
+            .env("SIDEWATCH_COLLECTOR_DISABLE_DEFAULTS")
+            .action(ArgAction::SetTrue)
+            .help("Disable all collectors that are on by default; enable the wanted ones with --collector.<name>")
+            .help_heading("Collectors"),
+    );
+    for spec in specs {
+        let state = if spec.default_enabled { "enabled" } else { "disabled" };
+        cmd = cmd
+            .arg(
+                Arg::new(format!("collector.{}", spec.name))
+                    .long(format!("collector.{}", spec.name))
+                    .env(collector_env(spec.name))
+                    .num_args(0..=1)
+                    .require_equals(true)
+                    .default_missing_value("true")
+                    .value_parser(clap::builder::BoolishValueParser::new())
+                    .help(format!("Enable the {} collector: {} (default: {state})", spec.name, spec.help))
+                    .help_heading("Collectors"),
+            )
+            .arg(
+                Arg::new(format!("no-collector.{}", spec.name))
+                    .long(format!("no-collector.{}", spec.name))
+                    .action(ArgAction::SetTrue)
+                    .hide(true),
+            );
+    }
+    cmd
+}
+
+/// The collectors the flags enable, in spec order.
+pub fn enabled_collectors(matches: &ArgMatches, specs: &[CollectorSpec]) -> Vec<&'static str> {
+    let disable_defaults = matches.get_flag("collector.disable-defaults");
+    specs
+        .iter()
+        .filter(|spec| {
+            if matches.get_flag(&format!("no-collector.{}", spec.name)) {
+                return false;
+            }
+            match matches.get_one::<bool>(&format!("collector.{}", spec.name)) {
+                Some(explicit) => *explicit,
+                None => spec.default_enabled && !disable_defaults,
+            }
+        })
+        .map(|spec| spec.name)
+        .collect()
+}
+
+/// Why the program could not start, and the exit code to use.
+#[derive(Debug)]
+pub enum StartError {
+    /// `--help` / `--version`: print to stdout, exit 0.
+    Info(String),
+    /// Bad flag, value or configuration: one line, exit 2.
+    Config(String),
+}
+
+/// Parses the command line, turning clap's multi-line errors into one line.
+pub fn get_matches<I, T>(cmd: Command, args: I) -> Result<ArgMatches, StartError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    cmd.try_get_matches_from(args).map_err(|e| {
+        use clap::error::ErrorKind;
+        match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => StartError::Info(e.to_string()),
+            _ => {
+                let rendered = e.to_string();
+                let line = rendered.lines().next().unwrap_or("invalid arguments").trim();
+                StartError::Config(line.to_owned())
+            }
+        }
+    })
+}
+
+/// Prints a start error and exits with its code. Only binaries call this.
+pub fn exit_with(err: StartError) -> ! {
+    match err {
+        StartError::Info(text) => {
+            print!("{text}");
+            std::process::exit(0)
+        }
+        StartError::Config(line) => {
+            let line = if line.starts_with("error:") {
+                line
+            } else {
+                format!("error: {line}")
+            };
+            eprintln!("{line}");
+            std::process::exit(EXIT_CONFIG)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2.5"), Ok(Duration::from_millis(2500)));
+        assert!(parse_duration("10 parsecs").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("-1").is_err());
+    }
+
+    const SPECS: &[CollectorSpec] = &[
+        CollectorSpec { name: "cpu", default_enabled: true, help: "CPU" },
+        CollectorSpec { name: "meminfo", default_enabled: true, help: "memory" },
+        CollectorSpec { name: "extra", default_enabled: false, help: "extra" },
+    ];
+
+    fn enabled(args: &[&str]) -> Vec<&'static str> {
+        let cmd = add_collector_flags(Command::new("t"), SPECS);
+        let m = get_matches(cmd, std::iter::once("t").chain(args.iter().copied()))
+            .unwrap_or_else(|_| panic!("parse {args:?}"));
+        enabled_collectors(&m, SPECS)
+    }
+
+    #[test]
+    fn collector_switches() {
+        assert_eq!(enabled(&[]), ["cpu", "meminfo"]);
+        assert_eq!(enabled(&["--no-collector.cpu"]), ["meminfo"]);
+        assert_eq!(enabled(&["--collector.extra"]), ["cpu", "meminfo", "extra"]);
+        assert_eq!(enabled(&["--collector.cpu=false"]), ["meminfo"]);
+        assert_eq!(
+            enabled(&["--collector.disable-defaults", "--collector.meminfo"]),
+            ["meminfo"]
+        );
+    }
+
+    #[test]
+    fn bad_flag_is_one_line() {
+        let cmd = add_collector_flags(Command::new("t"), SPECS);
+        match get_matches(cmd, ["t", "--collector.nope"]) {
+            Err(StartError::Config(line)) => {
+                assert!(line.contains("--collector.nope"), "{line}");
+                assert!(!line.contains('\n'));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! What a collector is, and the adapter for collectors that read files.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::metrics::Family;
+
+/// Why a collector produced nothing. Logged by the engine, never exposed as a label.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Parse(String),
+    #[error("{0}")]
+    Target(String),
+}
+
+impl CollectError {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        CollectError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub fn parse(msg: impl Into<String>) -> Self {
+        CollectError::Parse(msg.into())
+    }
+}
+
+pub type CollectResult = Result<Vec<Family>, CollectError>;
+pub type CollectFuture<'a> = Pin<Box<dyn Future<Output = CollectResult> + Send + 'a>>;
+
+/// Gathers one area from one target. The engine runs each collector in its own
+/// task under the scrape deadline, so a collector that fails, panics or runs late
+/// loses only its own metrics.
+pub trait Collector: Send + Sync + 'static {
+    /// The `collector` label value and the `--collector.<name>` flag suffix.
+    fn name(&self) -> &'static str;
+    fn collect(&self) -> CollectFuture<'_>;
+}
+
+/// A collector whose work is synchronous (file reads, syscalls).
+pub trait BlockingCollector: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    fn collect_blocking(&self) -> CollectResult;
+}
+
+/// Runs a [`BlockingCollector`] on the blocking pool so that a read that hangs
+/// holds a pool thread, not the scrape: the engine stops waiting at the deadline.
+pub struct Blocking<T>(Arc<T>);
+
+impl<T: BlockingCollector> Blocking<T> {
+    pub fn new(inner: T) -> Self {
+        Blocking(Arc::new(inner))
+    }
+}
+
+impl<T: BlockingCollector> Collector for Blocking<T> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn collect(&self) -> CollectFuture<'_> {
+        let inner = Arc::clone(&self.0);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || inner.collect_blocking())
+                .await
+                .map_err(|e| CollectError::Target(format!("collector task failed: {e}")))?
+        })
+    }
+}

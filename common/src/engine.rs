@@ -1,0 +1,440 @@
+//! The scrape engine: every enabled collector, concurrently, under one deadline.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::future::{BoxFuture, FutureExt, Shared};
+
+use crate::collector::Collector;
+use crate::metrics::{Family, Snapshot};
+use crate::process;
+
+/// Scrape limits, from the common flags.
+#[derive(Clone, Debug)]
+pub struct ScrapeSettings {
+    /// Upper bound of a scrape's deadline, whatever the scraper allows.
+    pub timeout: Duration,
+    /// Subtracted from the scraper's `X-Prometheus-Scrape-Timeout-Seconds` to
+    /// leave time for encoding and the network.
+    pub timeout_offset: Duration,
+    /// Most series one collector may contribute to a scrape.
+    pub series_limit: usize,
+}
+
+impl Default for ScrapeSettings {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+            timeout_offset: Duration::from_millis(500),
+            series_limit: 20_000,
+        }
+    }
+}
+
+impl ScrapeSettings {
+    /// The deadline for a scrape whose scraper sent `header_seconds`.
+    pub fn deadline(&self, header_seconds: Option<f64>) -> Duration {
+        const FLOOR: Duration = Duration::from_millis(100);
+        let asked = header_seconds
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(|s| Duration::from_secs_f64(s).saturating_sub(self.timeout_offset));
+        match asked {
+            Some(d) => d.min(self.timeout).max(FLOOR),
+            None => self.timeout.max(FLOOR),
+        }
+    }
+}
+
+/// Tells whether the watched target is reachable; it becomes `<ns>_up`.
+pub trait TargetProbe: Send + Sync + 'static {
+    fn probe(&self) -> BoxFuture<'_, bool>;
+}
+
+/// Identity of an exporter, used for self metrics and the landing page.
+#[derive(Clone, Debug)]
+pub struct ExporterInfo {
+    /// Metric namespace (`node`, `pg`, `redis`, ...).
+    pub namespace: &'static str,
+    /// Exporter name for `sidewatch_build_info{exporter}`.
+    pub exporter: &'static str,
+    pub version: &'static str,
+}
+
+type SharedScrape = Shared<BoxFuture<'static, Arc<Snapshot>>>;
+
+struct CollectorSlot {
+    collector: Arc<dyn Collector>,
+    dropped_series: AtomicU64,
+}
+
+/// Runs the collectors of one exporter; shared by all HTTP requests.
+pub struct ScrapeEngine {
+    info: ExporterInfo,
+    settings: ScrapeSettings,
+    collectors: Vec<CollectorSlot>,
+    probe: Option<Arc<dyn TargetProbe>>,
+    in_flight: Mutex<Option<SharedScrape>>,
+    collections: AtomicU64,
+}
+
+struct CollectorOutcome {
+    name: &'static str,
+    families: Vec<Family>,
+    success: bool,
+    duration: Duration,
+}
+
+impl ScrapeEngine {
+    pub fn new(
+        info: ExporterInfo,
+        settings: ScrapeSettings,
+        collectors: Vec<Arc<dyn Collector>>,
+        probe: Option<Arc<dyn TargetProbe>>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            info,
+            settings,
+            collectors: collectors
+                .into_iter()
+                .map(|collector| CollectorSlot {
+                    collector,
+                    dropped_series: AtomicU64::new(0),
+                })
+                .collect(),
+            probe,
+            in_flight: Mutex::new(None),
+            collections: AtomicU64::new(0),
+        })
+    }
+
+    pub fn info(&self) -> &ExporterInfo {
+        &self.info
+    }
+
+    pub fn settings(&self) -> &ScrapeSettings {
+        &self.settings
+    }
+
+    pub fn collector_names(&self) -> Vec<&'static str> {
+        self.collectors.iter().map(|c| c.collector.name()).collect()
+    }
+
+    /// How many collections have started (coalesced scrapes share one).
+    pub fn collections(&self) -> u64 {
+        self.collections.load(Ordering::Relaxed)
+    }
+
+    /// Answers a scrape. While a collection is in flight, further callers wait
+    /// for its result instead of starting another.
+    pub async fn scrape(self: &Arc<Self>, deadline: Duration) -> Arc<Snapshot> {
+        let shared = {
+            let mut slot = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            match slot.as_ref() {
+                Some(shared) => shared.clone(),
+                None => {
+                    let engine = Arc::clone(self);
+                    // A task of its own: the collection finishes (and clears the slot)
+                    // even if the request that started it goes away.
+                    let task = tokio::spawn(async move {
+                        let snapshot = Arc::new(engine.collect(deadline).await);
+                        *engine.in_flight.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                        snapshot
+                    });
+                    let shared = async move { task.await.unwrap_or_default() }
+                        .boxed()
+                        .shared();
+                    *slot = Some(shared.clone());
+                    shared
+                }
+            }
+        };
+        shared.await
+    }
+
+    /// One collection, not coalesced.
+    pub async fn collect(&self, deadline: Duration) -> Snapshot {
+        self.collections.fetch_add(1, Ordering::Relaxed);
+        let deadline_at = tokio::time::Instant::now() + deadline;
+        let runs = self.collectors.iter().map(|slot| {
+            let collector = Arc::clone(&slot.collector);
+            async move {
+                let name = collector.name();
+                let started = Instant::now();
+                let task = tokio::spawn(async move { collector.collect().await });
+                let abort = task.abort_handle();
+                let (families, success) = match tokio::time::timeout_at(deadline_at, task).await {
+                    Ok(Ok(Ok(families))) => (families, true),
+                    Ok(Ok(Err(error))) => {
+                        tracing::warn!(collector = name, %error, "collector failed");
+                        (Vec::new(), false)
+                    }
+                    Ok(Err(error)) => {
+                        tracing::error!(collector = name, %error, "collector panicked");
+                        (Vec::new(), false)
+                    }
+                    Err(_) => {
+                        abort.abort();
+                        tracing::warn!(
+                            collector = name,
+                            deadline_seconds = deadline.as_secs_f64(),
+                            "collector ran past the scrape deadline"
+                        );
+                        (Vec::new(), false)
+                    }
+                };
+                CollectorOutcome {
+                    name,
+                    families,
+                    success,
+                    duration: started.elapsed(),
+                }
+            }
+        });
+        let probe = async {
+            match &self.probe {
+                Some(probe) => Some(
+                    tokio::time::timeout_at(deadline_at, probe.probe())
+                        .await
+                        .unwrap_or(false),
+                ),
+                None => None,
+            }
+        };
+        let (outcomes, up) = tokio::join!(futures::future::join_all(runs), probe);
+        self.assemble(outcomes, up)
+    }
+
+    fn assemble(&self, outcomes: Vec<CollectorOutcome>, up: Option<bool>) -> Snapshot {
+        let ns = self.info.namespace;
+        let mut families: Vec<Family> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut duration = Family::gauge(
+            format!("{ns}_scrape_collector_duration_seconds"),
+            format!("{}: Duration of a collector scrape.", self.info.exporter),
+        );
+        let mut success = Family::gauge(
+            format!("{ns}_scrape_collector_success"),
+            format!("{}: Whether a collector succeeded.", self.info.exporter),
+        );
+        let mut dropped = Family::counter(
+            format!("{ns}_scrape_collector_dropped_series_total"),
+            "Series a collector produced beyond the per-collector series limit and dropped.",
+        );
+        for (slot, outcome) in self.collectors.iter().zip(outcomes) {
+            let mut budget = self.settings.series_limit;
+            let mut cut = 0u64;
+            for mut family in outcome.families {
+                if family.samples.len() > budget {
+                    cut += (family.samples.len() - budget) as u64;
+                    family.samples.truncate(budget);
+                }
+                budget -= family.samples.len();
+                // Two collectors may contribute to one family; merge so the
+                // exposition has each name once.
+                match index.get(&family.name) {
+                    Some(&i) => families[i].samples.append(&mut family.samples),
+                    None => {
+                        index.insert(family.name.clone(), families.len());
+                        families.push(family);
+                    }
+                }
+            }
+            if cut > 0 {
+                tracing::warn!(
+                    collector = outcome.name,
+                    dropped = cut,
+                    limit = self.settings.series_limit,
+                    "collector exceeded its series limit"
+                );
+            }
+            let total = slot.dropped_series.fetch_add(cut, Ordering::Relaxed) + cut;
+            let labels = [("collector", outcome.name)];
+            duration.add(&labels, outcome.duration.as_secs_f64());
+            success.add(&labels, if outcome.success { 1.0 } else { 0.0 });
+            dropped.add(&labels, total as f64);
+        }
+        if let Some(up) = up {
+            families.push(
+                Family::gauge(
+                    format!("{ns}_up"),
+                    "Whether the last scrape could reach the target (1) or not (0).",
+                )
+                .with(&[], if up { 1.0 } else { 0.0 }),
+            );
+        }
+        families.push(duration);
+        families.push(success);
+        families.push(dropped);
+        families.push(
+            Family::gauge(
+                "sidewatch_build_info",
+                "A metric with a constant '1' value labelled by the exporter and its version.",
+            )
+            .with(
+                &[("exporter", self.info.exporter), ("version", self.info.version)],
+                1.0,
+            ),
+        );
+        families.extend(process::families());
+        Snapshot { families }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collector::{CollectError, CollectFuture};
+    use std::sync::atomic::AtomicUsize;
+
+    struct Fixed {
+        name: &'static str,
+        series: usize,
+        delay: Duration,
+        calls: AtomicUsize,
+    }
+
+    impl Fixed {
+        fn new(name: &'static str, series: usize, delay: Duration) -> Arc<Self> {
+            Arc::new(Self {
+                name,
+                series,
+                delay,
+                calls: AtomicUsize::new(0),
+            })
+        }
+    }
+
+    impl Collector for Fixed {
+        fn name(&self) -> &'static str {
+            self.name
+        }
+        fn collect(&self) -> CollectFuture<'_> {
+            Box::pin(async move {
+                self.calls.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(self.delay).await;
+                let mut f = Family::gauge(format!("t_{}_value", self.name), "test");
+                for i in 0..self.series {
+                    f.add(&[("i", &i.to_string())], i as f64);
+                }
+                Ok(vec![f])
+            })
+        }
+    }
+
+    struct Failing;
+    impl Collector for Failing {
+        fn name(&self) -> &'static str {
+            "failing"
+        }
+        fn collect(&self) -> CollectFuture<'_> {
+            Box::pin(async { Err(CollectError::parse("bad input")) })
+        }
+    }
+
+    struct Panicking;
+    impl Collector for Panicking {
+        fn name(&self) -> &'static str {
+            "panicking"
+        }
+        fn collect(&self) -> CollectFuture<'_> {
+            Box::pin(async { panic!("collector bug") })
+        }
+    }
+
+    fn info() -> ExporterInfo {
+        ExporterInfo {
+            namespace: "t",
+            exporter: "test",
+            version: "0.0.0",
+        }
+    }
+
+    fn value(s: &Snapshot, family: &str, collector: &str) -> f64 {
+        s.family(family)
+            .and_then(|f| {
+                f.samples
+                    .iter()
+                    .find(|x| x.labels.iter().any(|(k, v)| k == "collector" && v == collector))
+            })
+            .map(|x| x.value)
+            .unwrap_or(f64::NAN)
+    }
+
+    #[tokio::test]
+    async fn late_and_failing_collectors_lose_only_their_metrics() {
+        let fast = Fixed::new("fast", 3, Duration::ZERO);
+        let slow = Fixed::new("slow", 3, Duration::from_secs(3600));
+        let engine = ScrapeEngine::new(
+            info(),
+            ScrapeSettings::default(),
+            vec![fast, slow, Arc::new(Failing), Arc::new(Panicking)],
+            None,
+        );
+        let started = Instant::now();
+        let snap = engine.scrape(Duration::from_millis(300)).await;
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(value(&snap, "t_scrape_collector_success", "fast"), 1.0);
+        assert_eq!(value(&snap, "t_scrape_collector_success", "slow"), 0.0);
+        assert_eq!(value(&snap, "t_scrape_collector_success", "failing"), 0.0);
+        assert_eq!(value(&snap, "t_scrape_collector_success", "panicking"), 0.0);
+        assert_eq!(snap.family("t_fast_value").map(|f| f.samples.len()), Some(3));
+        assert!(snap.family("t_slow_value").is_none());
+        let slow_duration = value(&snap, "t_scrape_collector_duration_seconds", "slow");
+        assert!(slow_duration >= 0.3, "{slow_duration}");
+        let build = snap.family("sidewatch_build_info").map(|f| f.samples[0].clone());
+        assert_eq!(build.map(|s| s.value), Some(1.0));
+    }
+
+    #[tokio::test]
+    async fn concurrent_scrapes_coalesce() {
+        let slow = Fixed::new("slow", 1, Duration::from_millis(300));
+        let engine = ScrapeEngine::new(
+            info(),
+            ScrapeSettings::default(),
+            vec![slow.clone() as Arc<dyn Collector>],
+            None,
+        );
+        let scrapes = (0..10).map(|_| {
+            let e = Arc::clone(&engine);
+            tokio::spawn(async move { e.scrape(Duration::from_secs(5)).await })
+        });
+        let results = futures::future::join_all(scrapes).await;
+        assert_eq!(results.len(), 10);
+        assert_eq!(slow.calls.load(Ordering::SeqCst), 1);
+        assert_eq!(engine.collections(), 1);
+        // The next scrape after the first finished collects afresh.
+        engine.scrape(Duration::from_secs(5)).await;
+        assert_eq!(slow.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn series_limit_drops_and_counts() {
+        let big = Fixed::new("big", 25, Duration::ZERO);
+        let settings = ScrapeSettings {
+            series_limit: 10,
+            ..ScrapeSettings::default()
+        };
+        let engine = ScrapeEngine::new(info(), settings, vec![big], None);
+        let snap = engine.scrape(Duration::from_secs(1)).await;
+        assert_eq!(snap.family("t_big_value").map(|f| f.samples.len()), Some(10));
+        assert_eq!(value(&snap, "t_scrape_collector_dropped_series_total", "big"), 15.0);
+        let snap = engine.scrape(Duration::from_secs(1)).await;
+        assert_eq!(value(&snap, "t_scrape_collector_dropped_series_total", "big"), 30.0);
+    }
+
+    #[test]
+    fn deadline_takes_header_minus_offset_capped() {
+        let s = ScrapeSettings {
+            timeout: Duration::from_secs(8),
+            timeout_offset: Duration::from_millis(500),
+            series_limit: 1,
+        };
+        assert_eq!(s.deadline(None), Duration::from_secs(8));
+        assert_eq!(s.deadline(Some(3.0)), Duration::from_millis(2500));
+        assert_eq!(s.deadline(Some(30.0)), Duration::from_secs(8));
+        assert_eq!(s.deadline(Some(0.2)), Duration::from_millis(100));
+        assert_eq!(s.deadline(Some(f64::NAN)), Duration::from_secs(8));
+    }
+}

@@ -1,0 +1,299 @@
+//! Encoding a [`Snapshot`] as Prometheus text 0.0.4 or OpenMetrics 1.0.0.
+//!
+//! OpenMetrics goes through prometheus-client's encoder; the classic format,
+//! which prometheus-client does not write, is encoded here.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+
+use crate::metrics::{Family, MetricKind, Snapshot};
+
+/// Content type of the classic text format.
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// Content type of OpenMetrics 1.0.0.
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The exposition formats `/metrics` can answer with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    OpenMetrics,
+}
+
+impl Format {
+    /// Chooses the format from an `Accept` header: OpenMetrics only when the
+    /// client lists it with a non-zero quality, classic text otherwise.
+    pub fn negotiate(accept: Option<&str>) -> Self {
+        let Some(accept) = accept else {
+            return Format::Text;
+        };
+        let mut best: Option<(f32, Format)> = None;
+        for part in accept.split(',') {
+            let mut params = part.split(';').map(str::trim);
+            let media = params.next().unwrap_or_default().to_ascii_lowercase();
+            let mut q = 1.0f32;
+            for p in params {
+                if let Some(v) = p.strip_prefix("q=") {
+                    q = v.parse().unwrap_or(0.0);
+                }
+            }
+            let format = match media.as_str() {
+                "application/openmetrics-text" => Format::OpenMetrics,
+                "text/plain" | "*/*" | "text/*" => Format::Text,
+                _ => continue,
+            };
+            if q <= 0.0 {
+                continue;
+            }
+            // Prefer OpenMetrics on equal quality: a client that lists it asked for it.
+            let better = match best {
+                None => true,
+                Some((bq, bf)) => q > bq || (q == bq && format == Format::OpenMetrics && bf != format),
+            };
+            if better {
+                best = Some((q, format));
+            }
+        }
+        best.map(|(_, f)| f).unwrap_or(Format::Text)
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => TEXT_CONTENT_TYPE,
+            Format::OpenMetrics => OPENMETRICS_CONTENT_TYPE,
+        }
+    }
+}
+
+/// Encodes `snapshot` in `format`.
+pub fn encode(snapshot: &Arc<Snapshot>, format: Format) -> String {
+    match format {
+        Format::Text => encode_text(snapshot),
+        Format::OpenMetrics => encode_openmetrics(snapshot),
+    }
+}
+
+/// Prometheus text format 0.0.4.
+pub fn encode_text(snapshot: &Snapshot) -> String {
+    let mut out = String::with_capacity(snapshot.series() * 64 + 1024);
+    for family in &snapshot.families {
+        if family.samples.is_empty() {
+            continue;
+        }
+        let kind = match family.kind {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Untyped => "untyped",
+        };
+        out.push_str("# HELP ");
+        out.push_str(&family.name);
+        out.push(' ');
+        escape_help(&mut out, &family.help);
+        out.push_str("\n# TYPE ");
+        out.push_str(&family.name);
+        out.push(' ');
+        out.push_str(kind);
+        out.push('\n');
+        for sample in &family.samples {
+            out.push_str(&family.name);
+            if !sample.labels.is_empty() {
+                out.push('{');
+                for (i, (k, v)) in sample.labels.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(k);
+                    out.push_str("=\"");
+                    escape_label_value(&mut out, v);
+                    out.push('"');
+                }
+                out.push('}');
+            }
+            out.push(' ');
+            write_value(&mut out, sample.value);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn escape_help(out: &mut String, help: &str) {
+    for c in help.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn escape_label_value(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn write_value(out: &mut String, v: f64) {
+    if v.is_nan() {
+        out.push_str("NaN");
+    } else if v.is_infinite() {
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+    } else {
+        // `{}` on f64 is the shortest representation that round-trips.
+        let _ = write!(out, "{v}");
+    }
+}
+
+/// OpenMetrics 1.0.0, ending in `# EOF`.
+pub fn encode_openmetrics(snapshot: &Arc<Snapshot>) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(SnapshotCollector(Arc::clone(snapshot))));
+    let mut out = String::with_capacity(snapshot.series() * 64 + 1024);
+    // Writing into a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+    out
+}
+
+#[derive(Debug)]
+struct SnapshotCollector(Arc<Snapshot>);
+
+impl Collector for SnapshotCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for family in &self.0.families {
+            if family.samples.is_empty() {
+                continue;
+            }
+            let (name, metric_type) = openmetrics_descriptor(family);
+            let mut metric_encoder =
+                encoder.encode_descriptor(name, &family.help, None, metric_type)?;
+            if let [only] = family.samples.as_slice() {
+                if only.labels.is_empty() {
+                    // Without a label set, so the line reads `name 1`, not `name{} 1`.
+                    SampleValue {
+                        metric_type,
+                        value: only.value,
+                    }
+                    .encode(metric_encoder)?;
+                    continue;
+                }
+            }
+            for sample in &family.samples {
+                let value = SampleValue {
+                    metric_type,
+                    value: sample.value,
+                };
+                value.encode(metric_encoder.encode_family(&sample.labels)?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The OpenMetrics family name and type that make Prometheus store `family.name`.
+fn openmetrics_descriptor(family: &Family) -> (&str, MetricType) {
+    match family.kind {
+        MetricKind::Counter => match family.name.strip_suffix("_total") {
+            Some(base) => (base, MetricType::Counter),
+            None => (&family.name, MetricType::Unknown),
+        },
+        MetricKind::Gauge => (&family.name, MetricType::Gauge),
+        MetricKind::Untyped => (&family.name, MetricType::Unknown),
+    }
+}
+
+struct SampleValue {
+    metric_type: MetricType,
+    value: f64,
+}
+
+impl EncodeMetric for SampleValue {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        match self.metric_type {
+            MetricType::Counter => encoder.encode_counter::<NoLabelSet, _, f64>(&self.value, None),
+            _ => encoder.encode_gauge(&self.value),
+        }
+    }
+
+    fn metric_type(&self) -> MetricType {
+        self.metric_type
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot() -> Arc<Snapshot> {
+        let mut cpu = Family::counter("node_cpu_seconds_total", "Seconds the CPUs spent in each mode.");
+        cpu.add(&[("cpu", "0"), ("mode", "idle")], 12.5);
+        let mut fs = Family::gauge("node_filesystem_size_bytes", "Filesystem size in bytes.");
+        fs.add(&[("mountpoint", "/a \"b\"\\c\nd")], 1e12);
+        let legacy = Family::counter("pg_stat_database_xact_commit", "Commits.").with(&[], 3.0);
+        let raw = Family::untyped("node_vmstat_pgfault", "/proc/vmstat information field pgfault.")
+            .with(&[], f64::INFINITY);
+        Arc::new(Snapshot {
+            families: vec![cpu, fs, legacy, raw, Family::gauge("empty", "no samples")],
+        })
+    }
+
+    #[test]
+    fn classic_text_is_exact() {
+        let text = encode_text(&snapshot());
+        let expected = "# HELP node_cpu_seconds_total Seconds the CPUs spent in each mode.\n\
+# TYPE node_cpu_seconds_total counter\n\
+node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"} 12.5\n\
+# HELP node_filesystem_size_bytes Filesystem size in bytes.\n\
+# TYPE node_filesystem_size_bytes gauge\n\
+node_filesystem_size_bytes{mountpoint=\"/a \\\"b\\\"\\\\c\\nd\"} 1000000000000\n\
+# HELP pg_stat_database_xact_commit Commits.\n\
+# TYPE pg_stat_database_xact_commit counter\n\
+pg_stat_database_xact_commit 3\n\
+# HELP node_vmstat_pgfault /proc/vmstat information field pgfault.\n\
+# TYPE node_vmstat_pgfault untyped\n\
+node_vmstat_pgfault +Inf\n";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn openmetrics_keeps_stored_names_and_ends_with_eof() {
+        let text = encode_openmetrics(&snapshot());
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        assert!(text.contains("# TYPE node_cpu_seconds counter\n"), "{text}");
+        assert!(text.contains("node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"} 12.5"), "{text}");
+        // A counter without `_total` keeps its name as `unknown`.
+        assert!(text.contains("# TYPE pg_stat_database_xact_commit unknown\n"), "{text}");
+        assert!(text.contains("\npg_stat_database_xact_commit 3"), "{text}");
+        assert!(text.contains("# TYPE node_vmstat_pgfault unknown\n"), "{text}");
+        assert!(text.contains("mountpoint=\"/a \\\"b\\\"\\\\c\\nd\""), "{text}");
+        assert!(!text.contains("empty"), "{text}");
+    }
+
+    #[test]
+    fn negotiation_follows_accept() {
+        assert_eq!(Format::negotiate(None), Format::Text);
+        assert_eq!(Format::negotiate(Some("*/*")), Format::Text);
+        assert_eq!(
+            Format::negotiate(Some(
+                "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+            )),
+            Format::OpenMetrics
+        );
+        assert_eq!(
+            Format::negotiate(Some("text/plain;version=0.0.4;q=1,application/openmetrics-text;q=0.5")),
+            Format::Text
+        );
+        assert_eq!(Format::negotiate(Some("application/openmetrics-text;q=0")), Format::Text);
+        assert_eq!(Format::negotiate(Some("application/json")), Format::Text);
+    }
+}

@@ -1,0 +1,102 @@
+//! The snapshot model: what a collector returns and what the encoders write.
+//!
+//! Collection is asynchronous and encoding is synchronous, so collectors gather
+//! into plain values first; a scrape's result is an immutable [`Snapshot`]
+//! that may be shared by every request that coalesced onto it.
+
+use std::borrow::Cow;
+
+/// A label name: static for the fixed label sets, owned for user-defined ones.
+pub type LabelName = Cow<'static, str>;
+
+/// The type a family is exposed with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricKind {
+    /// A monotonically increasing value. Names should end in `_total`; a counter
+    /// kept under a peer's name without it is exposed as `unknown` in OpenMetrics
+    /// so that Prometheus stores the name the peer's users query.
+    Counter,
+    Gauge,
+    /// Exposed as `untyped` (text 0.0.4) / `unknown` (OpenMetrics), as peers do
+    /// for raw kernel counters.
+    Untyped,
+}
+
+/// One labelled value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub labels: Vec<(LabelName, String)>,
+    pub value: f64,
+}
+
+/// A metric family: one name, one help text, one type, many samples.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Family {
+    /// The name as Prometheus stores it (counters include `_total`).
+    pub name: String,
+    pub help: String,
+    pub kind: MetricKind,
+    pub samples: Vec<Sample>,
+}
+
+impl Family {
+    pub fn new(name: impl Into<String>, help: impl Into<String>, kind: MetricKind) -> Self {
+        Self {
+            name: name.into(),
+            help: help.into(),
+            kind,
+            samples: Vec::new(),
+        }
+    }
+
+    pub fn gauge(name: impl Into<String>, help: impl Into<String>) -> Self {
+        Self::new(name, help, MetricKind::Gauge)
+    }
+
+    pub fn counter(name: impl Into<String>, help: impl Into<String>) -> Self {
+        Self::new(name, help, MetricKind::Counter)
+    }
+
+    pub fn untyped(name: impl Into<String>, help: impl Into<String>) -> Self {
+        Self::new(name, help, MetricKind::Untyped)
+    }
+
+    /// Adds a sample with static label names.
+    pub fn add(&mut self, labels: &[(&'static str, &str)], value: f64) {
+        self.samples.push(Sample {
+            labels: labels
+                .iter()
+                .map(|(k, v)| (Cow::Borrowed(*k), (*v).to_owned()))
+                .collect(),
+            value,
+        });
+    }
+
+    /// Adds a sample whose label names are only known at run time.
+    pub fn add_owned(&mut self, labels: Vec<(LabelName, String)>, value: f64) {
+        self.samples.push(Sample { labels, value });
+    }
+
+    /// Builder form of [`Family::add`] for single-sample families.
+    pub fn with(mut self, labels: &[(&'static str, &str)], value: f64) -> Self {
+        self.add(labels, value);
+        self
+    }
+}
+
+/// The result of one scrape: every family, in a stable order.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub families: Vec<Family>,
+}
+
+impl Snapshot {
+    /// Total number of samples.
+    pub fn series(&self) -> usize {
+        self.families.iter().map(|f| f.samples.len()).sum()
+    }
+
+    pub fn family(&self, name: &str) -> Option<&Family> {
+        self.families.iter().find(|f| f.name == name)
+    }
+}

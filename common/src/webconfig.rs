@@ -1,0 +1,355 @@
+//! `--web.config.file` in the Prometheus exporter-toolkit format, so operators
+//! reuse the files they already have:
+//!
+//! ```yaml
+//! tls_server_config:
+//!   cert_file: server.crt
+//!   key_file: server.key
+//!   client_auth_type: RequireAndVerifyClientCert   # optional
+//!   client_ca_file: ca.crt                         # optional
+//!   min_version: TLS12                             # optional
+//! http_server_config:
+//!   headers: { X-Frame-Options: deny }             # optional
+//! basic_auth_users:
+//!   prometheus: $2y$10$...                         # bcrypt hashes only
+//! ```
+//!
+//! Relative paths are resolved against the file's directory, as the toolkit does.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rustls::server::WebPkiClientVerifier;
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebConfigError {
+    #[error("web config {path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebConfig {
+    /// TLS for the listener; absent means plain HTTP.
+    tls_server_config: Option<RawTls>,
+    /// Extra response headers.
+    http_server_config: Option<RawHttp>,
+    /// User name → bcrypt hash.
+    #[serde(default)]
+    basic_auth_users: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+    client_auth_type: Option<String>,
+    client_ca_file: Option<PathBuf>,
+    min_version: Option<String>,
+    max_version: Option<String>,
+    // Accepted so existing files load; rustls chooses its own safe suites.
+    cipher_suites: Option<Vec<String>>,
+    curve_preferences: Option<Vec<String>>,
+    prefer_server_cipher_suites: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(rename = "http2")]
+    _http2: Option<bool>,
+}
+
+/// A validated web config: everything needed to serve, checked at start.
+#[derive(Clone)]
+pub struct WebConfig {
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub basic_auth: Option<Arc<BasicAuth>>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for WebConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebConfig")
+            .field("tls", &self.tls.is_some())
+            .field("basic_auth", &self.basic_auth.is_some())
+            .field("headers", &self.headers)
+            .finish()
+    }
+}
+
+impl WebConfig {
+    /// Loads and validates the file; any problem is one error naming the file.
+    pub fn load(path: &Path) -> Result<Self, WebConfigError> {
+        let invalid = |message: String| WebConfigError::Invalid {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = fs::read_to_string(path).map_err(|e| invalid(e.to_string()))?;
+        let raw: RawWebConfig = if text.trim().is_empty() {
+            RawWebConfig {
+                tls_server_config: None,
+                http_server_config: None,
+                basic_auth_users: BTreeMap::new(),
+            }
+        } else {
+            serde_yaml::from_str(&text).map_err(|e| invalid(e.to_string()))?
+        };
+        let base = path.parent().unwrap_or(Path::new("."));
+        let tls = match raw.tls_server_config {
+            Some(t) => Some(Arc::new(build_tls(t, base).map_err(invalid)?)),
+            None => None,
+        };
+        for (user, hash) in &raw.basic_auth_users {
+            hash.parse::<bcrypt::HashParts>().map_err(|e| {
+                invalid(format!("basic_auth_users.{user}: not a bcrypt hash ({e})"))
+            })?;
+        }
+        let basic_auth = if raw.basic_auth_users.is_empty() {
+            None
+        } else {
+            Some(Arc::new(BasicAuth::new(raw.basic_auth_users)))
+        };
+        let headers = raw
+            .http_server_config
+            .map(|h| h.headers.into_iter().collect())
+            .unwrap_or_default();
+        Ok(WebConfig {
+            tls,
+            basic_auth,
+            headers,
+        })
+    }
+}
+
+fn build_tls(raw: RawTls, base: &Path) -> Result<rustls::ServerConfig, String> {
+    let resolve = |p: &PathBuf| if p.is_absolute() { p.clone() } else { base.join(p) };
+    let cert_file = raw
+        .cert_file
+        .as_ref()
+        .map(resolve)
+        .ok_or("tls_server_config.cert_file is required")?;
+    let key_file = raw
+        .key_file
+        .as_ref()
+        .map(resolve)
+        .ok_or("tls_server_config.key_file is required")?;
+    if raw.cipher_suites.is_some()
+        || raw.curve_preferences.is_some()
+        || raw.prefer_server_cipher_suites.is_some()
+    {
+        tracing::warn!("web config: cipher_suites / curve_preferences are ignored; the TLS library's safe defaults apply");
+    }
+    let certs = {
+        let f = fs::File::open(&cert_file)
+            .map_err(|e| format!("tls_server_config.cert_file {}: {e}", cert_file.display()))?;
+        rustls_pemfile::certs(&mut BufReader::new(f))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("tls_server_config.cert_file {}: {e}", cert_file.display()))?
+    };
+    if certs.is_empty() {
+        return Err(format!(
+            "tls_server_config.cert_file {}: no certificate found",
+            cert_file.display()
+        ));
+    }
+    let key = {
+        let f = fs::File::open(&key_file)
+            .map_err(|e| format!("tls_server_config.key_file {}: {e}", key_file.display()))?;
+        rustls_pemfile::private_key(&mut BufReader::new(f))
+            .map_err(|e| format!("tls_server_config.key_file {}: {e}", key_file.display()))?
+            .ok_or_else(|| {
+                format!(
+                    "tls_server_config.key_file {}: no private key found",
+                    key_file.display()
+                )
+            })?
+    };
+    let versions = protocol_versions(raw.min_version.as_deref(), raw.max_version.as_deref())?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_protocol_versions(&versions)
+        .map_err(|e| format!("tls_server_config: {e}"))?;
+
+    let auth_type = raw.client_auth_type.as_deref().unwrap_or(if raw.client_ca_file.is_some() {
+        "RequireAndVerifyClientCert"
+    } else {
+        "NoClientCert"
+    });
+    let builder = match auth_type {
+        "NoClientCert" => builder.with_no_client_auth(),
+        "RequireAndVerifyClientCert" | "VerifyClientCertIfGiven" => {
+            let ca_file = raw.client_ca_file.as_ref().map(resolve).ok_or_else(|| {
+                format!("tls_server_config.client_ca_file is required for client_auth_type {auth_type}")
+            })?;
+            let f = fs::File::open(&ca_file).map_err(|e| {
+                format!("tls_server_config.client_ca_file {}: {e}", ca_file.display())
+            })?;
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in rustls_pemfile::certs(&mut BufReader::new(f)) {
+                let cert = cert.map_err(|e| {
+                    format!("tls_server_config.client_ca_file {}: {e}", ca_file.display())
+                })?;
+                roots.add(cert).map_err(|e| {
+                    format!("tls_server_config.client_ca_file {}: {e}", ca_file.display())
+                })?;
+            }
+            let mut verifier =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider));
+            if auth_type == "VerifyClientCertIfGiven" {
+                verifier = verifier.allow_unauthenticated();
+            }
+            let verifier = verifier
+                .build()
+                .map_err(|e| format!("tls_server_config.client_ca_file: {e}"))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        other => {
+            return Err(format!(
+                "tls_server_config.client_auth_type {other:?} is not supported (use NoClientCert, VerifyClientCertIfGiven or RequireAndVerifyClientCert)"
+            ))
+        }
+    };
+    let mut config = builder
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("tls_server_config: certificate and key do not match: {e}"))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+fn protocol_versions(
+    min: Option<&str>,
+    max: Option<&str>,
+) -> Result<Vec<&'static rustls::SupportedProtocolVersion>, String> {
+    let rank = |v: &str, field: &str| match v {
+        "TLS10" | "TLS11" | "TLS12" => Ok(12),
+        "TLS13" => Ok(13),
+        other => Err(format!("tls_server_config.{field}: unknown TLS version {other:?}")),
+    };
+    let lo = min.map(|v| rank(v, "min_version")).transpose()?.unwrap_or(12);
+    let hi = max.map(|v| rank(v, "max_version")).transpose()?.unwrap_or(13);
+    if lo > hi {
+        return Err("tls_server_config: min_version is above max_version".into());
+    }
+    let mut out = Vec::new();
+    if lo <= 12 {
+        out.push(&rustls::version::TLS12);
+    }
+    if hi >= 13 {
+        out.push(&rustls::version::TLS13);
+    }
+    Ok(out)
+}
+
+/// Basic authentication against bcrypt hashes. Successful pairs are cached so
+/// that a scrape does not pay bcrypt's deliberate cost every time.
+pub struct BasicAuth {
+    users: BTreeMap<String, String>,
+    verified: Mutex<HashSet<(String, String)>>,
+}
+
+/// Bound on remembered successful logins.
+const AUTH_CACHE_LIMIT: usize = 256;
+
+impl BasicAuth {
+    fn new(users: BTreeMap<String, String>) -> Self {
+        Self {
+            users,
+            verified: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Checks a user / password pair (blocking: bcrypt is CPU-bound).
+    pub fn verify(&self, user: &str, password: &str) -> bool {
+        let key = (user.to_owned(), password.to_owned());
+        if self
+            .verified
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&key)
+        {
+            return true;
+        }
+        // Unknown users are checked against a fixed hash so their answer takes
+        // as long as a known user's.
+        static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let (hash, known) = match self.users.get(user) {
+            Some(h) => (h.as_str(), true),
+            None => (
+                DUMMY
+                    .get_or_init(|| bcrypt::hash("sidewatch", bcrypt::DEFAULT_COST).unwrap_or_default())
+                    .as_str(),
+                false,
+            ),
+        };
+        let ok = bcrypt::verify(password, hash).unwrap_or(false) && known;
+        if ok {
+            let mut cache = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.len() >= AUTH_CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.insert(key);
+        }
+        ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        fs::write(&p, text).expect("write");
+        p
+    }
+
+    #[test]
+    fn basic_auth_checks_bcrypt() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let hash = bcrypt::hash("s3cret", 4).expect("hash");
+        let p = write(dir.path(), "web.yml", &format!("basic_auth_users:\n  alice: {hash}\n"));
+        let cfg = WebConfig::load(&p).expect("load");
+        let auth = cfg.basic_auth.expect("auth");
+        assert!(auth.verify("alice", "s3cret"));
+        assert!(auth.verify("alice", "s3cret"));
+        assert!(!auth.verify("alice", "wrong"));
+        assert!(!auth.verify("bob", "s3cret"));
+        assert!(cfg.tls.is_none());
+    }
+
+    #[test]
+    fn bad_files_are_refused_with_the_reason() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cases = [
+            ("basic_auth_users:\n  alice: plaintext\n", "not a bcrypt hash"),
+            ("tls_server_config:\n  cert_file: nope.crt\n  key_file: nope.key\n", "nope.crt"),
+            ("tls_server_config:\n  key_file: k\n", "cert_file is required"),
+            ("unknown_key: 1\n", "unknown field"),
+            ("basic_auth_users: [\n", "web.yml"),
+        ];
+        for (text, needle) in cases {
+            let p = write(dir.path(), "web.yml", text);
+            let err = WebConfig::load(&p).expect_err(text).to_string();
+            assert!(err.contains(needle), "{text:?} gave {err}");
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
+        let missing = WebConfig::load(&dir.path().join("absent.yml")).expect_err("missing");
+        assert!(missing.to_string().contains("absent.yml"));
+    }
+
+    #[test]
+    fn empty_file_means_no_security() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = write(dir.path(), "web.yml", "");
+        let cfg = WebConfig::load(&p).expect("load");
+        assert!(cfg.tls.is_none() && cfg.basic_auth.is_none());
+    }
+}
