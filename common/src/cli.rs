@@ -35,7 +35,11 @@ pub struct WebArgs {
     pub telemetry_path: String,
 
     /// Web config file (exporter-toolkit format) enabling TLS and/or basic auth.
-    #[arg(long = "web.config.file", env = "SIDEWATCH_WEB_CONFIG_FILE", value_name = "FILE")]
+    #[arg(
+        long = "web.config.file",
+        env = "SIDEWATCH_WEB_CONFIG_FILE",
+        value_name = "FILE"
+    )]
     pub config_file: Option<PathBuf>,
 
     /// Longest time any HTTP request may take before it is answered 408.
@@ -99,11 +103,21 @@ impl ScrapeArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct LogArgs {
     /// Only log messages with the given severity or above.
-    #[arg(long = "log.level", env = "SIDEWATCH_LOG_LEVEL", default_value = "info", value_enum)]
+    #[arg(
+        long = "log.level",
+        env = "SIDEWATCH_LOG_LEVEL",
+        default_value = "info",
+        value_enum
+    )]
     pub level: LogLevel,
 
     /// Output format of log messages.
-    #[arg(long = "log.format", env = "SIDEWATCH_LOG_FORMAT", default_value = "logfmt", value_enum)]
+    #[arg(
+        long = "log.format",
+        env = "SIDEWATCH_LOG_FORMAT",
+        default_value = "logfmt",
+        value_enum
+    )]
     pub format: LogFormat,
 }
 
@@ -129,7 +143,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             .ok_or_else(bad)?;
         let (num, tail) = rest.split_at(digits);
         let value: f64 = num.parse().map_err(|_| bad())?;
-        let unit_len = tail.find(|c: char| c.is_ascii_digit()).unwrap_or(tail.len());
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(tail.len());
         let (unit, tail) = tail.split_at(unit_len);
         let scale = match unit {
             "ms" => 0.001,
@@ -172,7 +188,11 @@ pub fn add_collector_flags(mut cmd: Command, specs: &[CollectorSpec]) -> Command
             .help_heading("Collectors"),
     );
     for spec in specs {
-        let state = if spec.default_enabled { "enabled" } else { "disabled" };
+        let state = if spec.default_enabled {
+            "enabled"
+        } else {
+            "disabled"
+        };
         cmd = cmd
             .arg(
                 Arg::new(format!("collector.{}", spec.name))
@@ -182,7 +202,10 @@ pub fn add_collector_flags(mut cmd: Command, specs: &[CollectorSpec]) -> Command
                     .require_equals(true)
                     .default_missing_value("true")
                     .value_parser(clap::builder::BoolishValueParser::new())
-                    .help(format!("Enable the {} collector: {} (default: {state})", spec.name, spec.help))
+                    .help(format!(
+                        "Enable the {} collector: {} (default: {state})",
+                        spec.name, spec.help
+                    ))
                     .help_heading("Collectors"),
             )
             .arg(
@@ -234,7 +257,11 @@ where
             ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => StartError::Info(e.to_string()),
             _ => {
                 let rendered = e.to_string();
-                let line = rendered.lines().next().unwrap_or("invalid arguments").trim();
+                let line = rendered
+                    .lines()
+                    .next()
+                    .unwrap_or("invalid arguments")
+                    .trim();
                 StartError::Config(line.to_owned())
             }
         }
@@ -276,9 +303,21 @@ mod tests {
     }
 
     const SPECS: &[CollectorSpec] = &[
-        CollectorSpec { name: "cpu", default_enabled: true, help: "CPU" },
-        CollectorSpec { name: "meminfo", default_enabled: true, help: "memory" },
-        CollectorSpec { name: "extra", default_enabled: false, help: "extra" },
+        CollectorSpec {
+            name: "cpu",
+            default_enabled: true,
+            help: "CPU",
+        },
+        CollectorSpec {
+            name: "meminfo",
+            default_enabled: true,
+            help: "memory",
+        },
+        CollectorSpec {
+            name: "extra",
+            default_enabled: false,
+            help: "extra",
+        },
     ];
 
     fn enabled(args: &[&str]) -> Vec<&'static str> {

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::metrics::Family;
@@ -54,25 +55,51 @@ pub trait BlockingCollector: Send + Sync + 'static {
 
 /// Runs a [`BlockingCollector`] on the blocking pool so that a read that hangs
 /// holds a pool thread, not the scrape: the engine stops waiting at the deadline.
-pub struct Blocking<T>(Arc<T>);
+/// While an earlier run is still stuck, later scrapes fail this collector at once
+/// instead of parking another thread behind it.
+pub struct Blocking<T> {
+    inner: Arc<T>,
+    running: Arc<AtomicBool>,
+}
 
 impl<T: BlockingCollector> Blocking<T> {
     pub fn new(inner: T) -> Self {
-        Blocking(Arc::new(inner))
+        Blocking {
+            inner: Arc::new(inner),
+            running: Arc::new(AtomicBool::new(false)),
+        }
     }
 }
 
 impl<T: BlockingCollector> Collector for Blocking<T> {
     fn name(&self) -> &'static str {
-        self.0.name()
+        self.inner.name()
     }
 
     fn collect(&self) -> CollectFuture<'_> {
-        let inner = Arc::clone(&self.0);
+        let inner = Arc::clone(&self.inner);
+        let running = Arc::clone(&self.running);
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || inner.collect_blocking())
-                .await
-                .map_err(|e| CollectError::Target(format!("collector task failed: {e}")))?
+            if running.swap(true, Ordering::AcqRel) {
+                return Err(CollectError::Target(
+                    "an earlier collection is still running".into(),
+                ));
+            }
+            tokio::task::spawn_blocking(move || {
+                let _done = ClearOnDrop(running);
+                inner.collect_blocking()
+            })
+            .await
+            .map_err(|e| CollectError::Target(format!("collector task failed: {e}")))?
         })
+    }
+}
+
+/// Clears the running flag when the blocking run ends, also by panic.
+struct ClearOnDrop(Arc<AtomicBool>);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }

@@ -273,7 +273,10 @@ impl ScrapeEngine {
                 "A metric with a constant '1' value labelled by the exporter and its version.",
             )
             .with(
-                &[("exporter", self.info.exporter), ("version", self.info.version)],
+                &[
+                    ("exporter", self.info.exporter),
+                    ("version", self.info.version),
+                ],
                 1.0,
             ),
         );
@@ -354,9 +357,11 @@ mod tests {
     fn value(s: &Snapshot, family: &str, collector: &str) -> f64 {
         s.family(family)
             .and_then(|f| {
-                f.samples
-                    .iter()
-                    .find(|x| x.labels.iter().any(|(k, v)| k == "collector" && v == collector))
+                f.samples.iter().find(|x| {
+                    x.labels
+                        .iter()
+                        .any(|(k, v)| k == "collector" && v == collector)
+                })
             })
             .map(|x| x.value)
             .unwrap_or(f64::NAN)
@@ -379,11 +384,16 @@ mod tests {
         assert_eq!(value(&snap, "t_scrape_collector_success", "slow"), 0.0);
         assert_eq!(value(&snap, "t_scrape_collector_success", "failing"), 0.0);
         assert_eq!(value(&snap, "t_scrape_collector_success", "panicking"), 0.0);
-        assert_eq!(snap.family("t_fast_value").map(|f| f.samples.len()), Some(3));
+        assert_eq!(
+            snap.family("t_fast_value").map(|f| f.samples.len()),
+            Some(3)
+        );
         assert!(snap.family("t_slow_value").is_none());
         let slow_duration = value(&snap, "t_scrape_collector_duration_seconds", "slow");
         assert!(slow_duration >= 0.3, "{slow_duration}");
-        let build = snap.family("sidewatch_build_info").map(|f| f.samples[0].clone());
+        let build = snap
+            .family("sidewatch_build_info")
+            .map(|f| f.samples[0].clone());
         assert_eq!(build.map(|s| s.value), Some(1.0));
     }
 
@@ -418,10 +428,19 @@ mod tests {
         };
         let engine = ScrapeEngine::new(info(), settings, vec![big], None);
         let snap = engine.scrape(Duration::from_secs(1)).await;
-        assert_eq!(snap.family("t_big_value").map(|f| f.samples.len()), Some(10));
-        assert_eq!(value(&snap, "t_scrape_collector_dropped_series_total", "big"), 15.0);
+        assert_eq!(
+            snap.family("t_big_value").map(|f| f.samples.len()),
+            Some(10)
+        );
+        assert_eq!(
+            value(&snap, "t_scrape_collector_dropped_series_total", "big"),
+            15.0
+        );
         let snap = engine.scrape(Duration::from_secs(1)).await;
-        assert_eq!(value(&snap, "t_scrape_collector_dropped_series_total", "big"), 30.0);
+        assert_eq!(
+            value(&snap, "t_scrape_collector_dropped_series_total", "big"),
+            30.0
+        );
     }
 
     #[test]

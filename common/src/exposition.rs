@@ -54,7 +54,9 @@ impl Format {
             // Prefer OpenMetrics on equal quality: a client that lists it asked for it.
             let better = match best {
                 None => true,
-                Some((bq, bf)) => q > bq || (q == bq && format == Format::OpenMetrics && bf != format),
+                Some((bq, bf)) => {
+                    q > bq || (q == bq && format == Format::OpenMetrics && bf != format)
+                }
             };
             if better {
                 best = Some((q, format));
@@ -235,13 +237,19 @@ mod tests {
     use super::*;
 
     fn snapshot() -> Arc<Snapshot> {
-        let mut cpu = Family::counter("node_cpu_seconds_total", "Seconds the CPUs spent in each mode.");
+        let mut cpu = Family::counter(
+            "node_cpu_seconds_total",
+            "Seconds the CPUs spent in each mode.",
+        );
         cpu.add(&[("cpu", "0"), ("mode", "idle")], 12.5);
         let mut fs = Family::gauge("node_filesystem_size_bytes", "Filesystem size in bytes.");
         fs.add(&[("mountpoint", "/a \"b\"\\c\nd")], 1e12);
         let legacy = Family::counter("pg_stat_database_xact_commit", "Commits.").with(&[], 3.0);
-        let raw = Family::untyped("node_vmstat_pgfault", "/proc/vmstat information field pgfault.")
-            .with(&[], f64::INFINITY);
+        let raw = Family::untyped(
+            "node_vmstat_pgfault",
+            "/proc/vmstat information field pgfault.",
+        )
+        .with(&[], f64::INFINITY);
         Arc::new(Snapshot {
             families: vec![cpu, fs, legacy, raw, Family::gauge("empty", "no samples")],
         })
@@ -270,12 +278,24 @@ node_vmstat_pgfault +Inf\n";
         let text = encode_openmetrics(&snapshot());
         assert!(text.ends_with("# EOF\n"), "{text}");
         assert!(text.contains("# TYPE node_cpu_seconds counter\n"), "{text}");
-        assert!(text.contains("node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"} 12.5"), "{text}");
+        assert!(
+            text.contains("node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"} 12.5"),
+            "{text}"
+        );
         // A counter without `_total` keeps its name as `unknown`.
-        assert!(text.contains("# TYPE pg_stat_database_xact_commit unknown\n"), "{text}");
+        assert!(
+            text.contains("# TYPE pg_stat_database_xact_commit unknown\n"),
+            "{text}"
+        );
         assert!(text.contains("\npg_stat_database_xact_commit 3"), "{text}");
-        assert!(text.contains("# TYPE node_vmstat_pgfault unknown\n"), "{text}");
-        assert!(text.contains("mountpoint=\"/a \\\"b\\\"\\\\c\\nd\""), "{text}");
+        assert!(
+            text.contains("# TYPE node_vmstat_pgfault unknown\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("mountpoint=\"/a \\\"b\\\"\\\\c\\nd\""),
+            "{text}"
+        );
         assert!(!text.contains("empty"), "{text}");
     }
 
@@ -290,10 +310,15 @@ node_vmstat_pgfault +Inf\n";
             Format::OpenMetrics
         );
         assert_eq!(
-            Format::negotiate(Some("text/plain;version=0.0.4;q=1,application/openmetrics-text;q=0.5")),
+            Format::negotiate(Some(
+                "text/plain;version=0.0.4;q=1,application/openmetrics-text;q=0.5"
+            )),
             Format::Text
         );
-        assert_eq!(Format::negotiate(Some("application/openmetrics-text;q=0")), Format::Text);
+        assert_eq!(
+            Format::negotiate(Some("application/openmetrics-text;q=0")),
+            Format::Text
+        );
         assert_eq!(Format::negotiate(Some("application/json")), Format::Text);
     }
 }

@@ -101,14 +101,19 @@ pub fn router(engine: Arc<ScrapeEngine>, options: &HttpOptions, ready: Arc<Atomi
     if options.telemetry_path != "/" {
         router = router.route("/", get(landing_handler));
     }
-    let mut router = router.with_state(state).layer(CompressionLayer::new().gzip(true));
+    let mut router = router
+        .with_state(state)
+        .layer(CompressionLayer::new().gzip(true));
     if let Some(web) = &options.web_config {
         if !web.headers.is_empty() {
             let headers: Arc<Vec<(HeaderName, HeaderValue)>> = Arc::new(
                 web.headers
                     .iter()
                     .filter_map(|(k, v)| {
-                        Some((HeaderName::try_from(k).ok()?, HeaderValue::try_from(v).ok()?))
+                        Some((
+                            HeaderName::try_from(k).ok()?,
+                            HeaderValue::try_from(v).ok()?,
+                        ))
                     })
                     .collect(),
             );
@@ -143,9 +148,16 @@ async fn require_basic_auth(auth: Arc<BasicAuth>, req: Request, next: Next) -> R
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok())
+        .and_then(|b64| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .ok()
+        })
         .and_then(|raw| String::from_utf8(raw).ok())
-        .and_then(|pair| pair.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned())));
+        .and_then(|pair| {
+            pair.split_once(':')
+                .map(|(u, p)| (u.to_owned(), p.to_owned()))
+        });
     let ok = match credentials {
         Some((user, password)) => {
             tokio::task::spawn_blocking(move || auth.verify(&user, &password))

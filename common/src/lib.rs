@@ -19,6 +19,8 @@ pub mod metrics;
 pub mod process;
 pub mod webconfig;
 
-pub use collector::{Blocking, BlockingCollector, CollectError, CollectFuture, CollectResult, Collector};
+pub use collector::{
+    Blocking, BlockingCollector, CollectError, CollectFuture, CollectResult, Collector,
+};
 pub use engine::{ExporterInfo, ScrapeEngine, ScrapeSettings, TargetProbe};
 pub use metrics::{Family, MetricKind, Sample, Snapshot};

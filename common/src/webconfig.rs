@@ -130,7 +130,13 @@ impl WebConfig {
 }
 
 fn build_tls(raw: RawTls, base: &Path) -> Result<rustls::ServerConfig, String> {
-    let resolve = |p: &PathBuf| if p.is_absolute() { p.clone() } else { base.join(p) };
+    let resolve = |p: &PathBuf| {
+        if p.is_absolute() {
+            p.clone()
+        } else {
+            base.join(p)
+        }
+    };
     let cert_file = raw
         .cert_file
         .as_ref()
@@ -178,11 +184,14 @@ fn build_tls(raw: RawTls, base: &Path) -> Result<rustls::ServerConfig, String> {
         .with_protocol_versions(&versions)
         .map_err(|e| format!("tls_server_config: {e}"))?;
 
-    let auth_type = raw.client_auth_type.as_deref().unwrap_or(if raw.client_ca_file.is_some() {
-        "RequireAndVerifyClientCert"
-    } else {
-        "NoClientCert"
-    });
+    let auth_type = raw
+        .client_auth_type
+        .as_deref()
+        .unwrap_or(if raw.client_ca_file.is_some() {
+            "RequireAndVerifyClientCert"
+        } else {
+            "NoClientCert"
+        });
     let builder = match auth_type {
         "NoClientCert" => builder.with_no_client_auth(),
         "RequireAndVerifyClientCert" | "VerifyClientCertIfGiven" => {
@@ -231,10 +240,18 @@ fn protocol_versions(
     let rank = |v: &str, field: &str| match v {
         "TLS10" | "TLS11" | "TLS12" => Ok(12),
         "TLS13" => Ok(13),
-        other => Err(format!("tls_server_config.{field}: unknown TLS version {other:?}")),
+        other => Err(format!(
+            "tls_server_config.{field}: unknown TLS version {other:?}"
+        )),
     };
-    let lo = min.map(|v| rank(v, "min_version")).transpose()?.unwrap_or(12);
-    let hi = max.map(|v| rank(v, "max_version")).transpose()?.unwrap_or(13);
+    let lo = min
+        .map(|v| rank(v, "min_version"))
+        .transpose()?
+        .unwrap_or(12);
+    let hi = max
+        .map(|v| rank(v, "max_version"))
+        .transpose()?
+        .unwrap_or(13);
     if lo > hi {
         return Err("tls_server_config: min_version is above max_version".into());
     }
@@ -284,7 +301,9 @@ impl BasicAuth {
             Some(h) => (h.as_str(), true),
             None => (
                 DUMMY
-                    .get_or_init(|| bcrypt::hash("sidewatch", bcrypt::DEFAULT_COST).unwrap_or_default())
+                    .get_or_init(|| {
+                        bcrypt::hash("sidewatch", bcrypt::DEFAULT_COST).unwrap_or_default()
+                    })
                     .as_str(),
                 false,
             ),
@@ -315,7 +334,11 @@ mod tests {
     fn basic_auth_checks_bcrypt() {
         let dir = tempfile::tempdir().expect("tempdir");
         let hash = bcrypt::hash("s3cret", 4).expect("hash");
-        let p = write(dir.path(), "web.yml", &format!("basic_auth_users:\n  alice: {hash}\n"));
+        let p = write(
+            dir.path(),
+            "web.yml",
+            &format!("basic_auth_users:\n  alice: {hash}\n"),
+        );
         let cfg = WebConfig::load(&p).expect("load");
         let auth = cfg.basic_auth.expect("auth");
         assert!(auth.verify("alice", "s3cret"));
@@ -329,9 +352,18 @@ mod tests {
     fn bad_files_are_refused_with_the_reason() {
         let dir = tempfile::tempdir().expect("tempdir");
         let cases = [
-            ("basic_auth_users:\n  alice: plaintext\n", "not a bcrypt hash"),
-            ("tls_server_config:\n  cert_file: nope.crt\n  key_file: nope.key\n", "nope.crt"),
-            ("tls_server_config:\n  key_file: k\n", "cert_file is required"),
+            (
+                "basic_auth_users:\n  alice: plaintext\n",
+                "not a bcrypt hash",
+            ),
+            (
+                "tls_server_config:\n  cert_file: nope.crt\n  key_file: nope.key\n",
+                "nope.crt",
+            ),
+            (
+                "tls_server_config:\n  key_file: k\n",
+                "cert_file is required",
+            ),
             ("unknown_key: 1\n", "unknown field"),
             ("basic_auth_users: [\n", "web.yml"),
         ];

@@ -1,0 +1,243 @@
+//! `filesystem`: size, free space and inodes of each mounted filesystem.
+//!
+//! statfs on a dead network mount can block for minutes. Each call runs on its
+//! own thread with `--collector.filesystem.mount-timeout`; a mount that times
+//! out reports `node_filesystem_device_error 1` and is skipped until its stuck
+//! call returns, so stuck threads never pile up.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use procfs::FromBufRead;
+use regex::Regex;
+use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
+
+use crate::paths::{proc_err, HostPaths};
+
+/// The numbers statfs reports, in bytes and inodes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FsStats {
+    pub size_bytes: f64,
+    pub free_bytes: f64,
+    pub avail_bytes: f64,
+    pub files: f64,
+    pub files_free: f64,
+}
+
+/// How a mount point is measured; swapped in tests to simulate a hung mount.
+pub type StatFn = fn(&Path) -> std::io::Result<FsStats>;
+
+/// statfs(2), the way node_exporter computes its values.
+pub fn statfs(path: &Path) -> std::io::Result<FsStats> {
+    let s = rustix::fs::statfs(path).map_err(std::io::Error::from)?;
+    let bsize = s.f_bsize as f64;
+    Ok(FsStats {
+        size_bytes: s.f_blocks as f64 * bsize,
+        free_bytes: s.f_bfree as f64 * bsize,
+        avail_bytes: s.f_bavail as f64 * bsize,
+        files: s.f_files as f64,
+        files_free: s.f_ffree as f64,
+    })
+}
+
+pub struct FilesystemCollector {
+    paths: Arc<HostPaths>,
+    mount_points_exclude: Regex,
+    fs_types_exclude: Regex,
+    mount_timeout: Duration,
+    stat: StatFn,
+    stuck: Arc<Mutex<HashSet<PathBuf>>>,
+}
+
+impl FilesystemCollector {
+    pub fn new(
+        paths: Arc<HostPaths>,
+        mount_points_exclude: Regex,
+        fs_types_exclude: Regex,
+        mount_timeout: Duration,
+    ) -> Self {
+        Self::with_stat(
+            paths,
+            mount_points_exclude,
+            fs_types_exclude,
+            mount_timeout,
+            statfs,
+        )
+    }
+
+    pub fn with_stat(
+        paths: Arc<HostPaths>,
+        mount_points_exclude: Regex,
+        fs_types_exclude: Regex,
+        mount_timeout: Duration,
+        stat: StatFn,
+    ) -> Self {
+        Self {
+            paths,
+            mount_points_exclude,
+            fs_types_exclude,
+            mount_timeout,
+            stat,
+            stuck: Arc::new(Mutex::new(HashSet::new())),
+        }
+    }
+
+    fn mounts(&self) -> Result<Vec<procfs::MountEntry>, CollectError> {
+        // PID 1's view is the host's when /proc is the host's; fall back to ours.
+        let mut last = None;
+        for rel in ["1/mounts", "mounts"] {
+            let path = self.paths.proc(rel);
+            match File::open(&path) {
+                Ok(f) => {
+                    return Vec::<procfs::MountEntry>::from_buf_read(BufReader::new(f))
+                        .map_err(|e| proc_err(&path, e))
+                }
+                Err(e) => last = Some(CollectError::io(path.display().to_string(), e)),
+            }
+        }
+        Err(last.unwrap_or_else(|| CollectError::parse("no mounts file")))
+    }
+}
+
+struct Mount {
+    device: String,
+    fstype: String,
+    mountpoint: String,
+    readonly: bool,
+    path: PathBuf,
+}
+
+impl BlockingCollector for FilesystemCollector {
+    fn name(&self) -> &'static str {
+        "filesystem"
+    }
+
+    fn collect_blocking(&self) -> CollectResult {
+        let mut seen = HashSet::new();
+        let mounts: Vec<Mount> = self
+            .mounts()?
+            .into_iter()
+            .filter_map(|m| {
+                let mountpoint = self.paths.strip_root(&m.fs_file).to_owned();
+                if self.mount_points_exclude.is_match(&mountpoint)
+                    || self.fs_types_exclude.is_match(&m.fs_vfstype)
+                    || !seen.insert((m.fs_spec.clone(), mountpoint.clone()))
+                {
+                    return None;
+                }
+                Some(Mount {
+                    readonly: m.fs_mntops.contains_key("ro"),
+                    path: self.paths.root(&mountpoint),
+                    device: m.fs_spec,
+                    fstype: m.fs_vfstype,
+                    mountpoint,
+                })
+            })
+            .collect();
+
+        // Start every statfs at once, then wait for each until its deadline.
+        let started = Instant::now();
+        let mut pending = Vec::with_capacity(mounts.len());
+        for mount in &mounts {
+            let already_stuck = self
+                .stuck
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(&mount.path);
+            if already_stuck {
+                pending.push(None);
+                continue;
+            }
+            let (tx, rx) = mpsc::channel();
+            let (path, stat, stuck) = (mount.path.clone(), self.stat, Arc::clone(&self.stuck));
+            let spawned = std::thread::Builder::new()
+                .name("statfs".into())
+                .spawn(move || {
+                    let result = stat(&path);
+                    if tx.send(result).is_err() {
+                        // Nobody waited any more: the mount was marked stuck.
+                        stuck
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .remove(&path);
+                        tracing::info!(mountpoint = %path.display(), "stuck mount answered again");
+                    }
+                });
+            pending.push(spawned.ok().map(|_| rx));
+        }
+
+        let label = |m: &Mount| {
+            [
+                ("device", m.device.clone()),
+                ("fstype", m.fstype.clone()),
+                ("mountpoint", m.mountpoint.clone()),
+            ]
+        };
+        let g = |name: &str, help: &str| Family::gauge(format!("node_filesystem_{name}"), help);
+        let mut size = g("size_bytes", "Filesystem size in bytes.");
+        let mut free = g("free_bytes", "Filesystem free space in bytes.");
+        let mut avail = g(
+            "avail_bytes",
+            "Filesystem space available to non-root users in bytes.",
+        );
+        let mut files = g("files", "Filesystem total file nodes.");
+        let mut files_free = g("files_free", "Filesystem total free file nodes.");
+        let mut readonly = g("readonly", "Filesystem read-only status.");
+        let mut device_error = g(
+            "device_error",
+            "Whether an error occurred while getting statistics for the given device.",
+        );
+        for (mount, rx) in mounts.iter().zip(pending) {
+            let labels = label(mount);
+            let labels: Vec<(&'static str, &str)> =
+                labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let wait = self.mount_timeout.saturating_sub(started.elapsed());
+            let result = match rx {
+                None => Err("mount is still stuck from an earlier scrape".to_owned()),
+                Some(rx) => match rx.recv_timeout(wait) {
+                    Ok(Ok(stats)) => Ok(stats),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => {
+                        self.stuck
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(mount.path.clone());
+                        Err(format!(
+                            "statfs did not answer within {:?}; skipping until it does",
+                            self.mount_timeout
+                        ))
+                    }
+                },
+            };
+            readonly.add(&labels, if mount.readonly { 1.0 } else { 0.0 });
+            match result {
+                Ok(s) => {
+                    device_error.add(&labels, 0.0);
+                    size.add(&labels, s.size_bytes);
+                    free.add(&labels, s.free_bytes);
+                    avail.add(&labels, s.avail_bytes);
+                    files.add(&labels, s.files);
+                    files_free.add(&labels, s.files_free);
+                }
+                Err(error) => {
+                    tracing::debug!(mountpoint = %mount.mountpoint, %error, "filesystem statistics unavailable");
+                    device_error.add(&labels, 1.0);
+                }
+            }
+        }
+        Ok(vec![
+            avail,
+            device_error,
+            files,
+            files_free,
+            free,
+            readonly,
+            size,
+        ])
+    }
+}

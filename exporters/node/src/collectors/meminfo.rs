@@ -1,0 +1,58 @@
+//! `meminfo`: every /proc/meminfo field as `node_memory_<Field>[_bytes]`.
+
+use std::sync::Arc;
+
+use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
+
+use crate::paths::{number, read, HostPaths};
+
+pub struct MeminfoCollector {
+    paths: Arc<HostPaths>,
+}
+
+impl MeminfoCollector {
+    pub fn new(paths: Arc<HostPaths>) -> Self {
+        Self { paths }
+    }
+}
+
+impl BlockingCollector for MeminfoCollector {
+    fn name(&self) -> &'static str {
+        "meminfo"
+    }
+
+    fn collect_blocking(&self) -> CollectResult {
+        parse(&read(&self.paths.proc("meminfo"))?)
+    }
+}
+
+pub fn parse(text: &str) -> CollectResult {
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let (key, rest) = line
+            .split_once(':')
+            .ok_or_else(|| CollectError::parse(format!("/proc/meminfo: bad line {line:?}")))?;
+        let mut parts = rest.split_whitespace();
+        let value = number(
+            parts.next().unwrap_or_default(),
+            &format!("/proc/meminfo {key}"),
+        )?;
+        // `Active(anon)` becomes `Active_anon`, as node_exporter names it.
+        let mut field = key.replace('(', "_").replace(')', "");
+        let value = match parts.next() {
+            Some("kB") => {
+                field.push_str("_bytes");
+                value * 1024.0
+            }
+            _ => value,
+        };
+        out.push(
+            Family::gauge(
+                format!("node_memory_{field}"),
+                format!("Memory information field {field}."),
+            )
+            .with(&[], value),
+        );
+    }
+    Ok(out)
+}

@@ -1,0 +1,80 @@
+//! `netdev`: per-interface traffic counters from /proc/net/dev.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::sync::Arc;
+
+use procfs::FromBufRead;
+use regex::Regex;
+use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
+
+use crate::paths::{proc_err, HostPaths};
+
+pub struct NetdevCollector {
+    paths: Arc<HostPaths>,
+    include: Option<Regex>,
+    exclude: Option<Regex>,
+}
+
+impl NetdevCollector {
+    pub fn new(paths: Arc<HostPaths>, include: Option<Regex>, exclude: Option<Regex>) -> Self {
+        Self {
+            paths,
+            include,
+            exclude,
+        }
+    }
+}
+
+impl BlockingCollector for NetdevCollector {
+    fn name(&self) -> &'static str {
+        "netdev"
+    }
+
+    fn collect_blocking(&self) -> CollectResult {
+        let path = self.paths.proc("net/dev");
+        let file =
+            File::open(&path).map_err(|e| CollectError::io(path.display().to_string(), e))?;
+        let status = procfs::net::InterfaceDeviceStatus::from_buf_read(BufReader::new(file))
+            .map_err(|e| proc_err(&path, e))?;
+        let mut devices: Vec<&procfs::net::DeviceStatus> = status
+            .0
+            .values()
+            .filter(|d| self.include.as_ref().is_none_or(|r| r.is_match(&d.name)))
+            .filter(|d| !self.exclude.as_ref().is_some_and(|r| r.is_match(&d.name)))
+            .collect();
+        devices.sort_by(|a, b| a.name.cmp(&b.name));
+        type Field = fn(&procfs::net::DeviceStatus) -> u64;
+        let fields: [(&str, Field); 16] = [
+            ("receive_bytes", |d| d.recv_bytes),
+            ("receive_packets", |d| d.recv_packets),
+            ("receive_errs", |d| d.recv_errs),
+            ("receive_drop", |d| d.recv_drop),
+            ("receive_fifo", |d| d.recv_fifo),
+            ("receive_frame", |d| d.recv_frame),
+            ("receive_compressed", |d| d.recv_compressed),
+            ("receive_multicast", |d| d.recv_multicast),
+            ("transmit_bytes", |d| d.sent_bytes),
+            ("transmit_packets", |d| d.sent_packets),
+            ("transmit_errs", |d| d.sent_errs),
+            ("transmit_drop", |d| d.sent_drop),
+            ("transmit_fifo", |d| d.sent_fifo),
+            ("transmit_colls", |d| d.sent_colls),
+            ("transmit_carrier", |d| d.sent_carrier),
+            ("transmit_compressed", |d| d.sent_compressed),
+        ];
+        Ok(fields
+            .iter()
+            .map(|(field, get)| {
+                let mut f = Family::counter(
+                    format!("node_network_{field}_total"),
+                    format!("Network device statistic {field}."),
+                );
+                for d in &devices {
+                    f.add(&[("device", d.name.as_str())], get(d) as f64);
+                }
+                f
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,127 @@
+//! sidewatch-node: host metrics from /proc and /sys under node_exporter's names.
+//!
+//! Metric families (collector → families):
+//! - cpu: `node_cpu_seconds_total{cpu,mode}`, `node_cpu_guest_seconds_total{cpu,mode}`
+//! - diskstats: `node_disk_*_total{device}`, `node_disk_io_now{device}`, `node_disk_info{...}`
+//! - filefd: `node_filefd_allocated`, `node_filefd_maximum`
+//! - filesystem: `node_filesystem_{size,free,avail}_bytes`, `_files`, `_files_free`,
+//!   `_readonly`, `_device_error` `{device,fstype,mountpoint}`
+//! - loadavg: `node_load1`, `node_load5`, `node_load15`
+//! - meminfo: `node_memory_<Field>_bytes` (and unitless `node_memory_HugePages_*`)
+//! - netdev: `node_network_{receive,transmit}_<field>_total{device}`
+//! - netstat: `node_netstat_<Proto>_<Field>` (untyped)
+//! - os: `node_os_info{...}`, `node_os_version{id,id_like,name}`
+//! - pressure: `node_pressure_{cpu_waiting,io_waiting,io_stalled,memory_waiting,memory_stalled}_seconds_total`
+//! - sockstat: `node_sockstat_<PROTO>_<state>`
+//! - stat: `node_boot_time_seconds`, `node_context_switches_total`, `node_forks_total`,
+//!   `node_intr_total`, `node_procs_blocked`, `node_procs_running`
+//! - time: `node_time_seconds`, `node_time_zone_offset_seconds{time_zone}`,
+//!   `node_time_clocksource_{available,current}_info{clocksource,device}`
+//! - uname: `node_uname_info{domainname,machine,nodename,release,sysname,version}`
+//! - vmstat: `node_vmstat_<field>` (untyped)
+//!
+//! and from the engine: `node_up`, `node_scrape_collector_{duration_seconds,success}{collector}`,
+//! `node_scrape_collector_dropped_series_total{collector}`, `sidewatch_build_info`, `process_*`.
+#![forbid(unsafe_code)]
+
+pub mod collectors;
+pub mod config;
+pub mod paths;
+
+use std::sync::Arc;
+
+use futures_probe::ProcfsProbe;
+use sidewatch_common::{Blocking, Collector, ExporterInfo, ScrapeEngine};
+
+use crate::collectors::*;
+use crate::config::NodeConfig;
+
+pub const INFO: ExporterInfo = ExporterInfo {
+    namespace: "node",
+    exporter: "node",
+    version: env!("CARGO_PKG_VERSION"),
+};
+
+/// Builds the enabled collectors.
+pub fn build_collectors(config: &NodeConfig) -> Vec<Arc<dyn Collector>> {
+    let p = &config.paths;
+    let c = &config.cli;
+    config
+        .collectors
+        .iter()
+        .filter_map(|name| -> Option<Arc<dyn Collector>> {
+            Some(match *name {
+                "cpu" => Arc::new(Blocking::new(cpu::CpuCollector::new(p.clone()))),
+                "diskstats" => Arc::new(Blocking::new(diskstats::DiskstatsCollector::new(
+                    p.clone(),
+                    c.diskstats_device_exclude.clone(),
+                ))),
+                "filefd" => Arc::new(Blocking::new(filefd::FilefdCollector::new(p.clone()))),
+                "filesystem" => Arc::new(Blocking::new(filesystem::FilesystemCollector::new(
+                    p.clone(),
+                    c.mount_points_exclude.clone(),
+                    c.fs_types_exclude.clone(),
+                    c.mount_timeout,
+                ))),
+                "loadavg" => Arc::new(Blocking::new(loadavg::LoadavgCollector::new(p.clone()))),
+                "meminfo" => Arc::new(Blocking::new(meminfo::MeminfoCollector::new(p.clone()))),
+                "netdev" => Arc::new(Blocking::new(netdev::NetdevCollector::new(
+                    p.clone(),
+                    c.netdev_device_include.clone(),
+                    c.netdev_device_exclude.clone(),
+                ))),
+                "netstat" => Arc::new(Blocking::new(netstat::NetstatCollector::new(
+                    p.clone(),
+                    c.netstat_fields.clone(),
+                ))),
+                "os" => Arc::new(Blocking::new(os::OsCollector::new(p.clone()))),
+                "pressure" => Arc::new(Blocking::new(pressure::PressureCollector::new(p.clone()))),
+                "sockstat" => Arc::new(Blocking::new(sockstat::SockstatCollector::new(
+                    p.clone(),
+                    procfs::page_size(),
+                ))),
+                "stat" => Arc::new(Blocking::new(stat::StatCollector::new(p.clone()))),
+                "time" => Arc::new(Blocking::new(time::TimeCollector::new(p.clone()))),
+                "uname" => Arc::new(Blocking::new(uname::UnameCollector)),
+                "vmstat" => Arc::new(Blocking::new(vmstat::VmstatCollector::new(
+                    p.clone(),
+                    c.vmstat_fields.clone(),
+                ))),
+                _ => return None,
+            })
+        })
+        .collect()
+}
+
+/// The scrape engine for a validated config.
+pub fn build_engine(config: &NodeConfig) -> Arc<ScrapeEngine> {
+    ScrapeEngine::new(
+        INFO,
+        config.cli.scrape.settings(),
+        build_collectors(config),
+        Some(Arc::new(ProcfsProbe(config.paths.clone()))),
+    )
+}
+
+mod futures_probe {
+    use std::sync::Arc;
+
+    use futures::future::BoxFuture;
+    use sidewatch_common::TargetProbe;
+
+    use crate::paths::HostPaths;
+
+    /// `node_up`: the host's procfs answers.
+    pub struct ProcfsProbe(pub Arc<HostPaths>);
+
+    impl TargetProbe for ProcfsProbe {
+        fn probe(&self) -> BoxFuture<'_, bool> {
+            let stat = self.0.proc("stat");
+            Box::pin(async move {
+                tokio::task::spawn_blocking(move || std::fs::metadata(stat).is_ok())
+                    .await
+                    .unwrap_or(false)
+            })
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! Where the host's /proc, /sys and / are: the host's own, or mounted into a
+//! sidecar (e.g. `--path.procfs=/host/proc`).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use sidewatch_common::CollectError;
+
+#[derive(Clone, Debug)]
+pub struct HostPaths {
+    pub procfs: PathBuf,
+    pub sysfs: PathBuf,
+    pub rootfs: PathBuf,
+    pub udev_data: PathBuf,
+}
+
+impl HostPaths {
+    pub fn proc(&self, rel: &str) -> PathBuf {
+        self.procfs.join(rel)
+    }
+
+    pub fn sys(&self, rel: &str) -> PathBuf {
+        self.sysfs.join(rel)
+    }
+
+    /// A host path (absolute, as the host sees it) under --path.rootfs.
+    pub fn root(&self, host_path: &str) -> PathBuf {
+        self.rootfs.join(host_path.trim_start_matches('/'))
+    }
+
+    /// The host's name for a path under --path.rootfs.
+    pub fn strip_root<'a>(&self, path: &'a str) -> &'a str {
+        let root = self.rootfs.to_str().unwrap_or("/").trim_end_matches('/');
+        if root.is_empty() {
+            return path;
+        }
+        match path.strip_prefix(root) {
+            Some("") => "/",
+            Some(rest) if rest.starts_with('/') => rest,
+            _ => path,
+        }
+    }
+}
+
+/// Reads a whole file, naming it in the error.
+pub fn read(path: &Path) -> Result<String, CollectError> {
+    fs::read_to_string(path).map_err(|e| CollectError::io(path.display().to_string(), e))
+}
+
+/// Parses a number, naming the file and the field in the error.
+pub fn number(value: &str, what: &str) -> Result<f64, CollectError> {
+    value
+        .trim()
+        .parse::<f64>()
+        .map_err(|_| CollectError::parse(format!("{what}: {value:?} is not a number")))
+}
+
+/// Maps a procfs parse error into a collector error.
+pub fn proc_err(path: &Path, e: procfs::ProcError) -> CollectError {
+    CollectError::parse(format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strip_root_maps_back_to_host_paths() {
+        let p = HostPaths {
+            procfs: "/proc".into(),
+            sysfs: "/sys".into(),
+            rootfs: "/host/root".into(),
+            udev_data: "/run/udev/data".into(),
+        };
+        assert_eq!(p.strip_root("/host/root"), "/");
+        assert_eq!(p.strip_root("/host/root/var/lib"), "/var/lib");
+        assert_eq!(p.strip_root("/host/rootfs"), "/host/rootfs");
+        assert_eq!(
+            p.root("/etc/os-release"),
+            PathBuf::from("/host/root/etc/os-release")
+        );
+        let slash = HostPaths {
+            rootfs: "/".into(),
+            ..p
+        };
+        assert_eq!(slash.strip_root("/var"), "/var");
+    }
+}
