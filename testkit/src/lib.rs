@@ -1,1 +1,103 @@
+//! sidewatch-testkit: real services for tests, started fresh in temp dirs on
+//! free loopback ports, and helpers to scrape and parse exposition text.
+//!
+//! Every service can be stopped, restarted, paused (SIGSTOP) and killed, and is
+//! killed and cleaned up on drop, also when a test panics.
 
+pub mod alertmanager;
+pub mod blackhole;
+pub mod exporter;
+pub mod exposition;
+pub mod postgres;
+pub mod process;
+pub mod prometheus;
+pub mod redis;
+
+pub use blackhole::Blackhole;
+pub use exporter::Exporter;
+pub use exposition::Exposition;
+pub use postgres::Postgres;
+pub use process::Service;
+pub use redis::Redis;
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free loopback port")
+}
+
+/// Polls `check` until it returns true or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if check() {
+            return true;
+        }
+        if start.elapsed() > timeout {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Finds a program on PATH or in the usual Debian places.
+pub fn find_program(names: &[&str]) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for name in names {
+        for dir in std::env::split_paths(&path).chain(["/usr/sbin".into(), "/usr/bin".into()]) {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return Some(candidate);
+            }
+        }
+    }
+    None
+}
+
+/// A plain blocking `GET` over HTTP/1.0 for polling the kit's own services;
+/// the body when the status is 200, the status line otherwise.
+pub fn http_get(url: &str) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").ok_or("only http:// URLs")?;
+    let (host, path) = match rest.split_once('/') {
+        Some((h, p)) => (h, format!("/{p}")),
+        None => (rest, "/".to_owned()),
+    };
+    let mut s = std::net::TcpStream::connect(host).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+    let buf = String::from_utf8_lossy(&buf);
+    let (head, body) = buf.split_once("\r\n\r\n").ok_or("no HTTP body")?;
+    let status = head.lines().next().unwrap_or_default();
+    if status.split_whitespace().nth(1) != Some("200") {
+        return Err(status.to_owned());
+    }
+    Ok(body.to_owned())
+}
+
+/// [`http_get`] with URL-encoded query parameters.
+pub fn http_get_query(url: &str, params: &[(&str, &str)]) -> Result<String, String> {
+    let encode = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    let qs: Vec<String> = params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect();
+    http_get(&format!("{url}?{}", qs.join("&")))
+}

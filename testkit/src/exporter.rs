@@ -1,0 +1,72 @@
+//! A sidewatch exporter binary under test, on a free port.
+
+use std::path::Path;
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use crate::process::Service;
+use crate::{free_port, http_get, wait_until};
+
+pub struct Exporter {
+    pub port: u16,
+    _dir: TempDir,
+    service: Service,
+}
+
+impl Exporter {
+    /// Starts `binary` with `args` plus `--web.listen-address=127.0.0.1:PORT`
+    /// and waits until `/health/ready` answers (plain HTTP only; TLS tests use
+    /// [`Exporter::start_unchecked`]).
+    pub fn start(binary: &Path, args: &[&str]) -> Self {
+        let e = Self::start_unchecked(binary, args);
+        let ok = wait_until(Duration::from_secs(20), || {
+            http_get(&format!("http://127.0.0.1:{}/health/ready", e.port)).is_ok()
+        });
+        assert!(ok, "exporter did not become ready:\n{}", e.service.log());
+        e
+    }
+
+    /// Starts without waiting for readiness.
+    pub fn start_unchecked(binary: &Path, args: &[&str]) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("sidewatch-exp")
+            .tempdir()
+            .expect("tempdir");
+        let port = free_port();
+        let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        all.push(format!("--web.listen-address=127.0.0.1:{port}"));
+        let service = Service::start(
+            "exporter",
+            binary,
+            all,
+            None,
+            dir.path().join("exporter.log"),
+        )
+        .expect("start exporter");
+        Self {
+            port,
+            _dir: dir,
+            service,
+        }
+    }
+
+    /// Waits until the port accepts connections.
+    pub fn wait_listening(&self) -> bool {
+        wait_until(Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn log(&self) -> String {
+        self.service.log()
+    }
+
+    pub fn service(&mut self) -> &mut Service {
+        &mut self.service
+    }
+}

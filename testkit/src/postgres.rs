@@ -1,0 +1,196 @@
+//! A throwaway PostgreSQL cluster: Debian's 15 by default, or any other
+//! installation's bin directory (e.g. the pgserver wheel's PostgreSQL 16).
+//! As root, the server runs as an unprivileged user.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use crate::process::Service;
+use crate::{free_port, wait_until};
+
+/// Debian's PostgreSQL 15 binaries; `SIDEWATCH_PG_BIN` overrides.
+pub fn default_bin_dir() -> PathBuf {
+    std::env::var_os("SIDEWATCH_PG_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"))
+}
+
+pub struct Postgres {
+    pub port: u16,
+    bin_dir: PathBuf,
+    dir: TempDir,
+    service: Service,
+}
+
+/// uid/gid of an unprivileged account to run the server as when we are root.
+fn unprivileged_user() -> Option<(u32, u32)> {
+    if !rustix::process::geteuid().is_root() {
+        return None;
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    for wanted in ["postgres", "nobody"] {
+        for line in passwd.lines() {
+            let f: Vec<&str> = line.split(':').collect();
+            if f.len() > 3 && f[0] == wanted {
+                return Some((f[2].parse().ok()?, f[3].parse().ok()?));
+            }
+        }
+    }
+    None
+}
+
+fn chown_tree(path: &Path, owner: Option<(u32, u32)>) {
+    let Some((uid, gid)) = owner else { return };
+    let _ = std::os::unix::fs::chown(path, Some(uid), Some(gid));
+    if let Ok(entries) = std::fs::read_dir(path) {
+        for e in entries.flatten() {
+            chown_tree(&e.path(), owner);
+        }
+    }
+}
+
+impl Postgres {
+    /// Starts Debian's PostgreSQL 15.
+    pub fn start() -> Self {
+        Self::start_with(&default_bin_dir(), &[])
+    }
+
+    /// Starts the server from `bin_dir` with extra `-c name=value` settings.
+    pub fn start_with(bin_dir: &Path, settings: &[(&str, &str)]) -> Self {
+        use std::os::unix::process::CommandExt;
+        let dir = tempfile::Builder::new()
+            .prefix("sidewatch-pg")
+            .tempdir()
+            .expect("tempdir");
+        let owner = unprivileged_user();
+        let data = dir.path().join("data");
+        let sock = dir.path().join("sock");
+        std::fs::create_dir_all(&sock).expect("socket dir");
+        chown_tree(dir.path(), owner);
+        let mut initdb = Command::new(bin_dir.join("initdb"));
+        initdb
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
+            .env("HOME", dir.path());
+        if let Some((uid, gid)) = owner {
+            initdb.uid(uid).gid(gid);
+        }
+        let out = initdb.output().expect("run initdb");
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let mut args = vec![
+            "-D".to_owned(),
+            data.display().to_string(),
+            "-p".to_owned(),
+            port.to_string(),
+            "-k".to_owned(),
+            sock.display().to_string(),
+            "-c".to_owned(),
+            "listen_addresses=127.0.0.1".to_owned(),
+            "-c".to_owned(),
+            "fsync=off".to_owned(),
+        ];
+        for (k, v) in settings {
+            args.push("-c".to_owned());
+            args.push(format!("{k}={v}"));
+        }
+        let log = dir.path().join("postgres.log");
+        let service = Service::start("postgres", &bin_dir.join("postgres"), args, owner, log)
+            .expect("start postgres");
+        let pg = Self {
+            port,
+            bin_dir: bin_dir.to_owned(),
+            dir,
+            service,
+        };
+        pg.wait_ready();
+        pg
+    }
+
+    fn wait_ready(&self) {
+        let ready = wait_until(Duration::from_secs(30), || {
+            self.psql_try("postgres", "SELECT 1").is_ok()
+        });
+        assert!(ready, "postgres did not start:\n{}", self.service.log());
+    }
+
+    /// `postgresql://postgres@127.0.0.1:PORT/db`
+    pub fn url(&self, db: &str) -> String {
+        format!(
+            "postgresql://postgres@127.0.0.1:{}/{db}?sslmode=disable",
+            self.port
+        )
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Runs SQL with psql; the unaligned, tuples-only output.
+    pub fn psql_try(&self, db: &str, sql: &str) -> Result<String, String> {
+        let psql = if self.bin_dir.join("psql").exists() {
+            self.bin_dir.join("psql")
+        } else {
+            PathBuf::from("psql")
+        };
+        let out = Command::new(psql)
+            .args([
+                "-X",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+            ])
+            .args(["-p", &self.port.to_string(), "-d", db, "-c", sql])
+            .env("PGCONNECT_TIMEOUT", "5")
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    pub fn psql(&self, db: &str, sql: &str) -> String {
+        self.psql_try(db, sql)
+            .unwrap_or_else(|e| panic!("psql {sql:?}: {e}"))
+    }
+
+    pub fn service(&mut self) -> &mut Service {
+        &mut self.service
+    }
+
+    pub fn stop(&mut self) {
+        self.service.stop();
+    }
+
+    pub fn restart(&mut self) {
+        self.service.restart().expect("restart postgres");
+        self.wait_ready();
+    }
+
+    pub fn pause(&self) {
+        self.service.pause();
+    }
+
+    pub fn resume(&self) {
+        self.service.resume();
+    }
+
+    pub fn kill(&mut self) {
+        self.service.kill();
+    }
+}

@@ -1,0 +1,151 @@
+//! A child process the test owns: signals, restart, kill on drop.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use rustix::process::{kill_process, Pid, Signal};
+
+/// How to (re)start a service, kept so it can be restarted as it was.
+pub struct Service {
+    name: String,
+    program: PathBuf,
+    args: Vec<String>,
+    uid: Option<(u32, u32)>,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Service {
+    /// Starts `program args`, logging stdout and stderr to `log`.
+    pub fn start(
+        name: &str,
+        program: &Path,
+        args: Vec<String>,
+        uid: Option<(u32, u32)>,
+        log: PathBuf,
+    ) -> std::io::Result<Self> {
+        let mut svc = Self {
+            name: name.to_owned(),
+            program: program.to_owned(),
+            args,
+            uid,
+            log,
+            child: None,
+        };
+        svc.spawn()?;
+        Ok(svc)
+    }
+
+    fn spawn(&mut self) -> std::io::Result<()> {
+        use std::os::unix::process::CommandExt;
+        let out = File::options().create(true).append(true).open(&self.log)?;
+        let err = out.try_clone()?;
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0);
+        if let Some((uid, gid)) = self.uid {
+            cmd.uid(uid).gid(gid).env("HOME", "/tmp");
+        }
+        self.child = Some(cmd.spawn()?);
+        Ok(())
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// What the process wrote so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    pub fn signal(&self, signal: Signal) {
+        if let Some(pid) = self.pid().and_then(|p| Pid::from_raw(p as i32)) {
+            let _ = kill_process(pid, signal);
+        }
+    }
+
+    /// SIGSTOP: the process keeps its sockets but answers nothing.
+    pub fn pause(&self) {
+        self.signal(Signal::STOP);
+    }
+
+    /// SIGCONT after [`Service::pause`].
+    pub fn resume(&self) {
+        self.signal(Signal::CONT);
+    }
+
+    /// SIGTERM and wait up to `timeout`; SIGKILL after that. Returns the exit status.
+    pub fn stop_within(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        self.resume();
+        self.signal(Signal::TERM);
+        let status = self.wait_exit(timeout);
+        if status.is_none() {
+            self.kill();
+        }
+        status
+    }
+
+    pub fn stop(&mut self) {
+        self.stop_within(Duration::from_secs(10));
+    }
+
+    /// Waits for the process to exit by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let start = Instant::now();
+        let child = self.child.as_mut()?;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            if start.elapsed() > timeout {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the process again with the same arguments (after stop or kill).
+    pub fn restart(&mut self) -> std::io::Result<()> {
+        if self.child.is_some() {
+            self.stop();
+        }
+        self.spawn()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.resume();
+        self.kill();
+    }
+}

@@ -1,0 +1,113 @@
+//! A throwaway Prometheus server and its query API.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use crate::process::Service;
+use crate::{find_program, free_port, http_get, http_get_query, wait_until};
+
+pub struct Prometheus {
+    pub port: u16,
+    dir: TempDir,
+    service: Service,
+}
+
+impl Prometheus {
+    /// Starts Prometheus with `config` (prometheus.yml text) and extra files
+    /// written beside it (e.g. rule files), by relative name.
+    pub fn start(config: &str, files: &[(&str, &str)]) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("sidewatch-prom")
+            .tempdir()
+            .expect("tempdir");
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).expect("write file");
+        }
+        let config_path = dir.path().join("prometheus.yml");
+        std::fs::write(&config_path, config).expect("write config");
+        let port = free_port();
+        let program: PathBuf = find_program(&["prometheus"]).expect("prometheus is not installed");
+        let args = vec![
+            format!("--config.file={}", config_path.display()),
+            format!("--storage.tsdb.path={}", dir.path().join("data").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+            "--web.enable-lifecycle".to_owned(),
+        ];
+        let service = Service::start(
+            "prometheus",
+            &program,
+            args,
+            None,
+            dir.path().join("prometheus.log"),
+        )
+        .expect("start prometheus");
+        let p = Self { port, dir, service };
+        let ok = wait_until(Duration::from_secs(30), || p.get("/-/ready").is_ok());
+        assert!(ok, "prometheus did not start:\n{}", p.service.log());
+        p
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    fn get(&self, path: &str) -> Result<String, String> {
+        http_get(&format!("{}{path}", self.url()))
+    }
+
+    /// Instant query; each result as (labels, value).
+    pub fn query(&self, promql: &str) -> Vec<(serde_json::Map<String, serde_json::Value>, f64)> {
+        let body = http_get_query(
+            &format!("{}/api/v1/query", self.url()),
+            &[("query", promql)],
+        )
+        .unwrap_or_else(|e| panic!("query {promql}: {e}"));
+        let v: serde_json::Value = serde_json::from_str(&body).expect("query JSON");
+        v["data"]["result"]
+            .as_array()
+            .map(|results| {
+                results
+                    .iter()
+                    .map(|r| {
+                        let labels = r["metric"].as_object().cloned().unwrap_or_default();
+                        let value = r["value"][1]
+                            .as_str()
+                            .and_then(|s| s.parse().ok())
+                            .unwrap_or(f64::NAN);
+                        (labels, value)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Active targets' (job, health, lastError).
+    pub fn targets(&self) -> Vec<(String, String, String)> {
+        let body = self.get("/api/v1/targets").unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        v["data"]["activeTargets"]
+            .as_array()
+            .map(|ts| {
+                ts.iter()
+                    .map(|t| {
+                        (
+                            t["labels"]["job"].as_str().unwrap_or_default().to_owned(),
+                            t["health"].as_str().unwrap_or_default().to_owned(),
+                            t["lastError"].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn service(&mut self) -> &mut Service {
+        &mut self.service
+    }
+}
