@@ -148,7 +148,9 @@ fn parse_regex(s: &str) -> Result<Regex, String> {
 
 /// The whole command definition, with `--collector.<name>` switches.
 pub fn command() -> clap::Command {
-    let cmd = Cli::command().mut_arg("listen_address", |a| a.default_value(":9100"));
+    let cmd = Cli::command()
+        .args_override_self(true)
+        .mut_arg("listen_address", |a| a.default_value(":9100"));
     cli::add_collector_flags(cmd, SPECS)
 }
 

@@ -104,6 +104,33 @@ impl FilesystemCollector {
     }
 }
 
+/// Decodes the kernel's octal escapes in mount paths (`\040` is a space).
+pub fn unescape_octal(s: &str) -> String {
+    if !s.contains('\\') {
+        return s.to_owned();
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| bytes[i] == b'\\' && d.iter().all(|b| (b'0'..=b'7').contains(b)))
+            .and_then(|d| {
+                let code = d.iter().fold(0u32, |acc, b| acc * 8 + u32::from(b - b'0'));
+                u8::try_from(code).ok()
+            });
+        if let Some(code) = octal {
+            out.push(code);
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 struct Mount {
     device: String,
     fstype: String,
@@ -123,7 +150,8 @@ impl BlockingCollector for FilesystemCollector {
             .mounts()?
             .into_iter()
             .filter_map(|m| {
-                let mountpoint = self.paths.strip_root(&m.fs_file).to_owned();
+                let fs_file = unescape_octal(&m.fs_file);
+                let mountpoint = self.paths.strip_root(&fs_file).to_owned();
                 if self.mount_points_exclude.is_match(&mountpoint)
                     || self.fs_types_exclude.is_match(&m.fs_vfstype)
                     || !seen.insert((m.fs_spec.clone(), mountpoint.clone()))
@@ -133,7 +161,7 @@ impl BlockingCollector for FilesystemCollector {
                 Some(Mount {
                     readonly: m.fs_mntops.contains_key("ro"),
                     path: self.paths.root(&mountpoint),
-                    device: m.fs_spec,
+                    device: unescape_octal(&m.fs_spec),
                     fstype: m.fs_vfstype,
                     mountpoint,
                 })
@@ -239,5 +267,71 @@ impl BlockingCollector for FilesystemCollector {
             readonly,
             size,
         ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hanging_run(path: &Path) -> std::io::Result<FsStats> {
+        if path.ends_with("run") {
+            std::thread::sleep(Duration::from_secs(2));
+        }
+        statfs(path)
+    }
+
+    #[test]
+    fn a_hung_mount_is_reported_and_skipped_without_holding_the_scrape() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let paths = Arc::new(HostPaths {
+            procfs: fixtures.join("proc"),
+            sysfs: fixtures.join("sys"),
+            rootfs: fixtures.join("root"),
+            udev_data: fixtures.join("udev"),
+        });
+        let collector = FilesystemCollector::with_stat(
+            paths,
+            Regex::new("^/proc($|/)").expect("regex"),
+            Regex::new("^proc$").expect("regex"),
+            Duration::from_millis(200),
+            hanging_run,
+        );
+        let error_of = |families: &[Family], mountpoint: &str| {
+            families
+                .iter()
+                .find(|f| f.name == "node_filesystem_device_error")
+                .and_then(|f| {
+                    f.samples.iter().find(|s| {
+                        s.labels
+                            .iter()
+                            .any(|(k, v)| k == "mountpoint" && v == mountpoint)
+                    })
+                })
+                .map(|s| s.value)
+        };
+        for _ in 0..2 {
+            let started = Instant::now();
+            let families = collector.collect_blocking().expect("collect");
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "{:?}",
+                started.elapsed()
+            );
+            assert_eq!(error_of(&families, "/run"), Some(1.0));
+            assert_eq!(error_of(&families, "/"), Some(0.0));
+        }
+        // Once the stuck call returns, the mount is measured again.
+        std::thread::sleep(Duration::from_millis(2200));
+        assert!(collector.stuck.lock().expect("lock").is_empty());
+    }
+
+    #[test]
+    fn octal_escapes() {
+        assert_eq!(unescape_octal("/data\\040dir"), "/data dir");
+        assert_eq!(unescape_octal("/a\\134b"), "/a\\b");
+        assert_eq!(unescape_octal("/trailing\\04"), "/trailing\\04");
+        assert_eq!(unescape_octal("/big\\777"), "/big\\777");
+        assert_eq!(unescape_octal("/plain"), "/plain");
     }
 }

@@ -1,0 +1,412 @@
+//! Every collector against the committed /proc, /sys and rootfs fixtures, with
+//! exact values, through the whole pipeline: collect, encode, parse.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sidewatch_common::exposition::encode_text;
+use sidewatch_node::config::NodeConfig;
+use sidewatch_testkit::Exposition;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn scrape(extra: &[&str]) -> Exposition {
+    let f = fixtures();
+    let mut args: Vec<String> = vec![
+        "sidewatch-node".into(),
+        format!("--path.procfs={}", f.join("proc").display()),
+        format!("--path.sysfs={}", f.join("sys").display()),
+        format!("--path.rootfs={}", f.join("root").display()),
+        format!("--path.udev.data={}", f.join("udev").display()),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let config = NodeConfig::from_args(args).unwrap_or_else(|_| panic!("config"));
+    let engine = sidewatch_node::build_engine(&config);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let snapshot = runtime.block_on(engine.collect(Duration::from_secs(10)));
+    let text = encode_text(&Arc::new(snapshot));
+    Exposition::parse(&text)
+}
+
+fn v(e: &Exposition, name: &str, labels: &[(&str, &str)]) -> f64 {
+    e.value(name, labels)
+        .unwrap_or_else(|| panic!("{name} {labels:?} missing"))
+}
+
+#[test]
+fn every_collector_succeeds_on_the_fixtures() {
+    let e = scrape(&[]);
+    for spec in sidewatch_node::collectors::SPECS {
+        assert_eq!(
+            v(
+                &e,
+                "node_scrape_collector_success",
+                &[("collector", spec.name)]
+            ),
+            1.0,
+            "{}",
+            spec.name
+        );
+    }
+    assert_eq!(v(&e, "node_up", &[]), 1.0);
+}
+
+#[test]
+fn cpu_and_stat() {
+    let e = scrape(&[]);
+    // USER_HZ is 100 on Linux.
+    assert_eq!(
+        v(
+            &e,
+            "node_cpu_seconds_total",
+            &[("cpu", "0"), ("mode", "user")]
+        ),
+        15.0
+    );
+    assert_eq!(
+        v(
+            &e,
+            "node_cpu_seconds_total",
+            &[("cpu", "0"), ("mode", "idle")]
+        ),
+        440.0
+    );
+    assert_eq!(
+        v(
+            &e,
+            "node_cpu_seconds_total",
+            &[("cpu", "0"), ("mode", "steal")]
+        ),
+        0.05
+    );
+    // CPU numbers come from the line, not the position (cpu1 is offline).
+    assert_eq!(
+        v(
+            &e,
+            "node_cpu_seconds_total",
+            &[("cpu", "2"), ("mode", "system")]
+        ),
+        5.0
+    );
+    assert_eq!(e.samples("node_cpu_seconds_total").len(), 16);
+    assert_eq!(
+        v(
+            &e,
+            "node_cpu_guest_seconds_total",
+            &[("cpu", "0"), ("mode", "user")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        v(
+            &e,
+            "node_cpu_guest_seconds_total",
+            &[("cpu", "0"), ("mode", "nice")]
+        ),
+        0.07
+    );
+    assert_eq!(v(&e, "node_boot_time_seconds", &[]), 1_700_000_000.0);
+    assert_eq!(v(&e, "node_context_switches_total", &[]), 987_654.0);
+    assert_eq!(v(&e, "node_forks_total", &[]), 4321.0);
+    assert_eq!(v(&e, "node_intr_total", &[]), 123_456.0);
+    assert_eq!(v(&e, "node_procs_running", &[]), 3.0);
+    assert_eq!(v(&e, "node_procs_blocked", &[]), 1.0);
+}
+
+#[test]
+fn meminfo_loadavg_filefd_vmstat() {
+    let e = scrape(&[]);
+    assert_eq!(
+        v(&e, "node_memory_MemTotal_bytes", &[]),
+        16_384_000.0 * 1024.0
+    );
+    assert_eq!(
+        v(&e, "node_memory_Active_anon_bytes", &[]),
+        512_000.0 * 1024.0
+    );
+    assert_eq!(v(&e, "node_memory_HugePages_Total", &[]), 4.0);
+    assert_eq!(
+        v(&e, "node_memory_Hugepagesize_bytes", &[]),
+        2048.0 * 1024.0
+    );
+    assert_eq!(v(&e, "node_load1", &[]), 0.28);
+    assert_eq!(v(&e, "node_load5", &[]), 1.5);
+    assert_eq!(v(&e, "node_load15", &[]), 12.0);
+    assert_eq!(v(&e, "node_filefd_allocated", &[]), 2144.0);
+    assert_eq!(
+        v(&e, "node_filefd_maximum", &[]),
+        9_223_372_036_854_775_807.0
+    );
+    assert_eq!(v(&e, "node_vmstat_pgfault", &[]), 50_000.0);
+    assert_eq!(v(&e, "node_vmstat_oom_kill", &[]), 2.0);
+    assert!(
+        e.value("node_vmstat_nr_free_pages", &[]).is_none(),
+        "not in the default field set"
+    );
+    assert_eq!(
+        e.types.get("node_vmstat_pgfault").map(String::as_str),
+        Some("untyped")
+    );
+}
+
+#[test]
+fn diskstats_with_udev_info() {
+    let e = scrape(&[]);
+    let vda = [("device", "vda")];
+    assert_eq!(v(&e, "node_disk_reads_completed_total", &vda), 1000.0);
+    assert_eq!(v(&e, "node_disk_read_bytes_total", &vda), 80_000.0 * 512.0);
+    assert_eq!(v(&e, "node_disk_read_time_seconds_total", &vda), 1.5);
+    assert_eq!(
+        v(&e, "node_disk_written_bytes_total", &vda),
+        160_000.0 * 512.0
+    );
+    assert_eq!(v(&e, "node_disk_io_now", &vda), 2.0);
+    assert_eq!(v(&e, "node_disk_io_time_seconds_total", &vda), 3.0);
+    assert_eq!(v(&e, "node_disk_io_time_weighted_seconds_total", &vda), 4.0);
+    assert_eq!(v(&e, "node_disk_discarded_sectors_total", &vda), 800.0);
+    assert_eq!(v(&e, "node_disk_flush_requests_total", &vda), 60.0);
+    assert_eq!(
+        v(&e, "node_disk_flush_requests_time_seconds_total", &vda),
+        0.07
+    );
+    // Partitions and loop devices are excluded by default; a kernel without
+    // discard/flush columns (zram0 line) still reports the rest.
+    assert!(e
+        .value("node_disk_reads_completed_total", &[("device", "vda1")])
+        .is_none());
+    assert!(e
+        .value("node_disk_reads_completed_total", &[("device", "loop0")])
+        .is_none());
+    assert_eq!(
+        v(
+            &e,
+            "node_disk_writes_completed_total",
+            &[("device", "zram0")]
+        ),
+        9.0
+    );
+    assert!(e
+        .value("node_disk_flush_requests_total", &[("device", "zram0")])
+        .is_none());
+    assert_eq!(
+        v(
+            &e,
+            "node_disk_info",
+            &[
+                ("device", "vda"),
+                ("major", "254"),
+                ("minor", "0"),
+                ("model", "QEMU_HARDDISK"),
+                ("serial", "SW0001"),
+                ("path", "pci-0000:00:05.0"),
+                ("wwn", "0x5000c500"),
+                ("revision", "2.5+")
+            ]
+        ),
+        1.0
+    );
+    assert_eq!(
+        v(&e, "node_disk_info", &[("device", "zram0"), ("model", "")]),
+        1.0
+    );
+}
+
+#[test]
+fn netdev_sockstat_netstat_pressure() {
+    let e = scrape(&[]);
+    let eth0 = [("device", "eth0")];
+    assert_eq!(
+        v(&e, "node_network_receive_bytes_total", &eth0),
+        9_876_543.0
+    );
+    assert_eq!(v(&e, "node_network_receive_multicast_total", &eth0), 6.0);
+    assert_eq!(v(&e, "node_network_transmit_colls_total", &eth0), 10.0);
+    assert_eq!(v(&e, "node_network_transmit_compressed_total", &eth0), 12.0);
+    assert_eq!(
+        v(&e, "node_network_receive_bytes_total", &[("device", "lo")]),
+        123_456.0
+    );
+
+    assert_eq!(v(&e, "node_sockstat_sockets_used", &[]), 230.0);
+    assert_eq!(v(&e, "node_sockstat_TCP_tw", &[]), 4.0);
+    assert_eq!(
+        v(&e, "node_sockstat_TCP_mem_bytes", &[]),
+        3.0 * procfs::page_size() as f64
+    );
+    assert_eq!(v(&e, "node_sockstat_UDP_mem", &[]), 6.0);
+    assert_eq!(v(&e, "node_sockstat_TCP6_inuse", &[]), 7.0);
+    assert_eq!(v(&e, "node_sockstat_FRAG6_memory", &[]), 0.0);
+
+    assert_eq!(v(&e, "node_netstat_Tcp_InSegs", &[]), 9000.0);
+    assert_eq!(v(&e, "node_netstat_Tcp_InErrs", &[]), 5.0);
+    assert_eq!(v(&e, "node_netstat_TcpExt_TCPTimeouts", &[]), 44.0);
+    assert_eq!(v(&e, "node_netstat_IpExt_InOctets", &[]), 1000.0);
+    assert_eq!(v(&e, "node_netstat_Ip_Forwarding", &[]), 1.0);
+    assert_eq!(v(&e, "node_netstat_Ip6_OutOctets", &[]), 50_000.0);
+    assert_eq!(v(&e, "node_netstat_Icmp6_InMsgs", &[]), 6.0);
+    assert_eq!(v(&e, "node_netstat_UdpLite6_InErrors", &[]), 0.0);
+    assert!(e.value("node_netstat_Tcp_RtoAlgorithm", &[]).is_none());
+
+    assert_eq!(v(&e, "node_pressure_cpu_waiting_seconds_total", &[]), 1.5);
+    assert_eq!(v(&e, "node_pressure_io_waiting_seconds_total", &[]), 2.5);
+    assert_eq!(v(&e, "node_pressure_io_stalled_seconds_total", &[]), 2.0);
+    assert_eq!(
+        v(&e, "node_pressure_memory_waiting_seconds_total", &[]),
+        3.0
+    );
+    assert_eq!(
+        v(&e, "node_pressure_memory_stalled_seconds_total", &[]),
+        0.001
+    );
+}
+
+#[test]
+fn filesystem_under_rootfs() {
+    let e = scrape(&[]);
+    let root = fixtures().join("root");
+    let expected = sidewatch_node::collectors::filesystem::statfs(&root).expect("statfs");
+    let l = [
+        ("device", "/dev/vda"),
+        ("fstype", "ext4"),
+        ("mountpoint", "/"),
+    ];
+    assert_eq!(v(&e, "node_filesystem_size_bytes", &l), expected.size_bytes);
+    assert_eq!(v(&e, "node_filesystem_files", &l), expected.files);
+    assert_eq!(v(&e, "node_filesystem_readonly", &l), 0.0);
+    assert_eq!(v(&e, "node_filesystem_device_error", &l), 0.0);
+    // The octal-escaped space is decoded; the ro option is seen.
+    let data = [("mountpoint", "/data dir")];
+    assert_eq!(v(&e, "node_filesystem_readonly", &data), 1.0);
+    // /proc is excluded by mount point, and the duplicate / line is reported once.
+    assert!(e
+        .samples("node_filesystem_size_bytes")
+        .iter()
+        .all(|(l, _)| l["mountpoint"] != "/proc"));
+    assert_eq!(e.samples("node_filesystem_size_bytes").len(), 3);
+}
+
+#[test]
+fn os_time_uname() {
+    let e = scrape(&[]);
+    assert_eq!(
+        v(
+            &e,
+            "node_os_info",
+            &[
+                ("id", "ubuntu"),
+                ("id_like", "debian"),
+                ("pretty_name", "Ubuntu 22.04.3 LTS"),
+                ("version_codename", "jammy"),
+                ("build_id", "")
+            ]
+        ),
+        1.0
+    );
+    assert_eq!(
+        v(
+            &e,
+            "node_os_version",
+            &[("id", "ubuntu"), ("name", "Ubuntu")]
+        ),
+        22.04
+    );
+    assert_eq!(
+        v(
+            &e,
+            "node_time_clocksource_current_info",
+            &[("clocksource", "tsc"), ("device", "0")]
+        ),
+        1.0
+    );
+    assert_eq!(e.samples("node_time_clocksource_available_info").len(), 3);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    assert!((v(&e, "node_time_seconds", &[]) - now).abs() < 60.0);
+    let u = rustix_uname();
+    assert_eq!(
+        v(
+            &e,
+            "node_uname_info",
+            &[("release", &u.0), ("machine", &u.1)]
+        ),
+        1.0
+    );
+}
+
+fn rustix_uname() -> (String, String) {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
+    (release.trim().to_owned(), std::env::consts::ARCH.to_owned())
+}
+
+#[test]
+fn collector_flags_select_collectors() {
+    let e = scrape(&[
+        "--collector.disable-defaults",
+        "--collector.loadavg",
+        "--collector.meminfo",
+    ]);
+    let enabled: Vec<String> = e
+        .samples("node_scrape_collector_success")
+        .into_iter()
+        .map(|(l, _)| l["collector"].clone())
+        .collect();
+    assert_eq!(enabled, ["loadavg", "meminfo"]);
+    assert!(e
+        .value("node_cpu_seconds_total", &[("cpu", "0"), ("mode", "user")])
+        .is_none());
+    let e = scrape(&[
+        "--no-collector.cpu",
+        "--collector.vmstat.fields=^nr_free_pages$",
+    ]);
+    assert!(e.samples("node_cpu_seconds_total").is_empty());
+    assert_eq!(v(&e, "node_vmstat_nr_free_pages", &[]), 12345.0);
+}
+
+#[test]
+fn a_missing_file_fails_only_its_collector() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let proc_copy = dir.path().join("proc");
+    copy_dir(&fixtures().join("proc"), &proc_copy);
+    std::fs::remove_file(proc_copy.join("meminfo")).expect("remove");
+    std::fs::write(proc_copy.join("loadavg"), "garbage").expect("write");
+    let arg = format!("--path.procfs={}", proc_copy.display());
+    let e = scrape(&[&arg]);
+    assert_eq!(
+        v(
+            &e,
+            "node_scrape_collector_success",
+            &[("collector", "meminfo")]
+        ),
+        0.0
+    );
+    assert_eq!(
+        v(
+            &e,
+            "node_scrape_collector_success",
+            &[("collector", "loadavg")]
+        ),
+        0.0
+    );
+    assert_eq!(
+        v(&e, "node_scrape_collector_success", &[("collector", "cpu")]),
+        1.0
+    );
+    assert_eq!(v(&e, "node_boot_time_seconds", &[]), 1_700_000_000.0);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}

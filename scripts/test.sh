@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The one test command: installs what is missing (idempotently), then runs
+# formatting, lints and every test. Works as root on a fresh Debian machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# --- system packages -------------------------------------------------------
+# program-or-file : package
+REQUIRED=(
+  "/usr/lib/postgresql/15/bin/postgres:postgresql-15"
+  "/usr/bin/psql:postgresql-client-15"
+  "/usr/bin/redis-server:redis-server"
+  "/usr/bin/prometheus:prometheus"
+  "/usr/bin/promtool:prometheus"
+  "/usr/bin/prometheus-alertmanager:prometheus-alertmanager"
+  "/usr/bin/amtool:prometheus-alertmanager"
+  "/usr/bin/prometheus-node-exporter:prometheus-node-exporter"
+  "/usr/bin/openssl:openssl"
+  "/usr/bin/curl:curl"
+)
+missing=()
+for entry in "${REQUIRED[@]}"; do
+  path=${entry%%:*}; pkg=${entry#*:}
+  [ -e "$path" ] || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  log "installing: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  # Packages' own services are not wanted: tests start their own instances.
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod +x /usr/sbin/policy-rc.d
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  $SUDO rm -f /usr/sbin/policy-rc.d
+fi
+
+# --- Rust tooling ----------------------------------------------------------
+command -v cargo >/dev/null || { echo "cargo is required" >&2; exit 1; }
+if ! cargo nextest --version >/dev/null 2>&1; then
+  log "installing cargo-nextest"
+  cargo install --locked cargo-nextest >/dev/null
+fi
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+# --- checks ----------------------------------------------------------------
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+log "building"
+cargo build --workspace --all-targets --quiet
+log "tests"
+cargo nextest run --workspace --no-fail-fast --profile ci
