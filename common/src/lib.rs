@@ -24,3 +24,17 @@ pub use collector::{
 };
 pub use engine::{ExporterInfo, ScrapeEngine, ScrapeSettings, TargetProbe};
 pub use metrics::{Family, MetricKind, Sample, Snapshot};
+
+/// The runtime every exporter runs on. An exporter's load is a few requests a
+/// minute: one async worker and a small blocking pool (file reads, syscalls)
+/// keep threads, context switches and per-thread malloc arenas down. The
+/// blocking pool is bounded; a collector stuck in a blocking call holds at most
+/// one of its threads (see [`Blocking`]).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(4)
+        .thread_keep_alive(std::time::Duration::from_secs(60))
+        .enable_all()
+        .build()
+}

@@ -65,7 +65,7 @@ impl Exposition {
         let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for s in &self.scrape.samples {
             let entry = out.entry(s.metric.clone()).or_default();
-            entry.extend(s.labels.iter().map(|(k, _)| k.clone()));
+            entry.extend(s.labels.keys().cloned());
         }
         out
     }

@@ -9,12 +9,7 @@ fn main() {
     logging::init(config.cli.log.level, config.cli.log.format);
     let listeners = http::bind_all(&config.cli.web.listen_address)
         .unwrap_or_else(|e| cli::exit_with(cli::StartError::Config(e.to_string())));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .max_blocking_threads(64)
-        .enable_all()
-        .build()
-    {
+    let runtime = match sidewatch_common::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""sidewatch-node vs node_exporter, side by side, interleaved, in one run.
+
+Both exporters run with the same collector set and filters on this machine.
+Scrapes alternate between them (A, B, A, B, ...) so both see the same host
+state and the same background load. Reported per exporter:
+
+  median / p90 scrape latency  (client-side, full HTTP round trip, text format)
+  CPU per scrape               (utime+stime of the exporter process / scrapes)
+  resident memory              (VmRSS after the run, VmHWM = peak)
+
+Usage: bench/node.py SIDEWATCH_BINARY [--scrapes N]
+"""
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+COLLECTORS = ["cpu", "diskstats", "filefd", "filesystem", "loadavg", "meminfo", "netdev",
+              "netstat", "os", "pressure", "sockstat", "stat", "time", "uname", "vmstat"]
+FILTERS = [
+    "--collector.filesystem.mount-points-exclude=^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)",
+    "--collector.netdev.device-exclude=^lo$",
+]
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def memory_kib(pid):
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = int(value.split()[0])
+    return out
+
+
+def scrape(url):
+    start = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=10) as r:
+        body = r.read()
+    return time.perf_counter() - start, len(body)
+
+
+def start(name, argv, port, log):
+    proc = subprocess.Popen(argv + [f"--web.listen-address=127.0.0.1:{port}"],
+                            stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}/metrics"
+    for _ in range(200):
+        try:
+            scrape(url)
+            return proc, url
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    sys.exit(f"{name} did not start")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("sidewatch")
+    ap.add_argument("--scrapes", type=int, default=500)
+    ap.add_argument("--warmup", type=int, default=20)
+    args = ap.parse_args()
+    peer = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
+    if not peer:
+        sys.exit("prometheus-node-exporter is not installed")
+    common = ["--collector.disable-defaults"] + [f"--collector.{c}" for c in COLLECTORS] + FILTERS
+    log = tempfile.TemporaryFile()
+    exporters = {}
+    for name, argv in (("sidewatch-node", [args.sidewatch] + common),
+                       ("node_exporter", [peer] + common)):
+        exporters[name] = start(name, argv, free_port(), log)
+    try:
+        for _ in range(args.warmup):
+            for _, url in exporters.values():
+                scrape(url)
+        cpu0 = {n: cpu_seconds(p.pid) for n, (p, _) in exporters.items()}
+        lat = {n: [] for n in exporters}
+        size = {}
+        for _ in range(args.scrapes):
+            for n, (_, url) in exporters.items():
+                t, size[n] = scrape(url)
+                lat[n].append(t)
+        cpu = {n: cpu_seconds(p.pid) - cpu0[n] for n, (p, _) in exporters.items()}
+        mem = {n: memory_kib(p.pid) for n, (p, _) in exporters.items()}
+    finally:
+        for p, _ in exporters.values():
+            p.terminate()
+            p.wait(10)
+    print(f"{args.scrapes} interleaved scrapes each, after {args.warmup} warm-up scrapes; "
+          f"{os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d')}")
+    print()
+    print("| exporter | median latency ms | p90 latency ms | CPU ms / scrape | RSS MiB | peak RSS MiB | body bytes |")
+    print("|---|---|---|---|---|---|---|")
+    for n in exporters:
+        l = sorted(lat[n])
+        print(f"| {n} | {statistics.median(l) * 1000:.2f} | {l[int(len(l) * 0.9)] * 1000:.2f} | "
+              f"{cpu[n] * 1000 / args.scrapes:.3f} | {mem[n]['VmRSS'] / 1024:.1f} | "
+              f"{mem[n]['VmHWM'] / 1024:.1f} | {size[n]} |")
+    a, b = "sidewatch-node", "node_exporter"
+    print()
+    print(f"ratios sidewatch/node_exporter: memory {mem[a]['VmRSS'] / mem[b]['VmRSS']:.2f}, "
+          f"CPU per scrape {cpu[a] / max(cpu[b], 1e-9):.2f}, "
+          f"median latency {statistics.median(lat[a]) / statistics.median(lat[b]):.2f} "
+          f"(targets: <= 0.25, <= 0.33, <= 0.50)")
+
+
+if __name__ == "__main__":
+    main()
