@@ -101,3 +101,18 @@ pub fn http_get_query(url: &str, params: &[(&str, &str)]) -> Result<String, Stri
         .collect();
     http_get(&format!("{url}?{}", qs.join("&")))
 }
+
+/// Copies a directory tree (fixtures into a temp dir a test may change).
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}

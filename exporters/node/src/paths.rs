@@ -55,9 +55,11 @@ pub fn number(value: &str, what: &str) -> Result<f64, CollectError> {
         .map_err(|_| CollectError::parse(format!("{what}: {value:?} is not a number")))
 }
 
-/// Maps a procfs parse error into a collector error.
-pub fn proc_err(path: &Path, e: procfs::ProcError) -> CollectError {
-    CollectError::parse(format!("{}: {e}", path.display()))
+/// Opens `path` and parses it with one of procfs's parsers.
+pub fn parse_with<T: procfs::FromBufRead>(path: &Path) -> Result<T, CollectError> {
+    let file = fs::File::open(path).map_err(|e| CollectError::io(path.display().to_string(), e))?;
+    T::from_buf_read(std::io::BufReader::new(file))
+        .map_err(|e| CollectError::parse(format!("{}: {e}", path.display())))
 }
 
 #[cfg(test)]

@@ -371,7 +371,7 @@ fn collector_flags_select_collectors() {
 fn a_missing_file_fails_only_its_collector() {
     let dir = tempfile::tempdir().expect("tempdir");
     let proc_copy = dir.path().join("proc");
-    copy_dir(&fixtures().join("proc"), &proc_copy);
+    sidewatch_testkit::copy_dir(&fixtures().join("proc"), &proc_copy).expect("copy fixtures");
     std::fs::remove_file(proc_copy.join("meminfo")).expect("remove");
     std::fs::write(proc_copy.join("loadavg"), "garbage").expect("write");
     let arg = format!("--path.procfs={}", proc_copy.display());
@@ -397,16 +397,4 @@ fn a_missing_file_fails_only_its_collector() {
         1.0
     );
     assert_eq!(v(&e, "node_boot_time_seconds", &[]), 1_700_000_000.0);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
-    }
 }

@@ -174,7 +174,7 @@ async fn a_blocked_collector_cannot_hold_the_scrape() {
     // loadavg is a FIFO nobody writes: opening it blocks forever.
     let dir = tempfile::tempdir().expect("tempdir");
     let proc_dir = dir.path().join("proc");
-    copy_dir(&fixtures().join("proc"), &proc_dir);
+    sidewatch_testkit::copy_dir(&fixtures().join("proc"), &proc_dir).expect("copy fixtures");
     std::fs::remove_file(proc_dir.join("loadavg")).expect("rm");
     let status = Command::new("mkfifo")
         .arg(proc_dir.join("loadavg"))
@@ -493,16 +493,4 @@ fn prometheus_scrapes_it_with_openmetrics() {
         prom.query("count(node_scrape_collector_success == 1)")[0].1,
         15.0
     );
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
-    }
 }

@@ -1,15 +1,12 @@
 //! `diskstats`: block device I/O from /proc/diskstats, plus `node_disk_info`
 //! from udev's database.
 
-use std::fs::File;
-use std::io::BufReader;
 use std::sync::Arc;
 
-use procfs::FromBufRead;
 use regex::Regex;
-use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
+use sidewatch_common::{BlockingCollector, CollectResult, Family};
 
-use crate::paths::{proc_err, HostPaths};
+use crate::paths::{parse_with, HostPaths};
 
 /// Bytes per sector in /proc/diskstats, whatever the device's own sector size.
 const SECTOR_BYTES: f64 = 512.0;
@@ -34,11 +31,7 @@ impl BlockingCollector for DiskstatsCollector {
     }
 
     fn collect_blocking(&self) -> CollectResult {
-        let path = self.paths.proc("diskstats");
-        let file =
-            File::open(&path).map_err(|e| CollectError::io(path.display().to_string(), e))?;
-        let stats = procfs::DiskStats::from_buf_read(BufReader::new(file))
-            .map_err(|e| proc_err(&path, e))?;
+        let stats: procfs::DiskStats = parse_with(&self.paths.proc("diskstats"))?;
         Ok(families(&stats.0, &self.device_exclude, &self.paths))
     }
 }

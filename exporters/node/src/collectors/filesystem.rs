@@ -6,18 +6,15 @@
 //! call returns, so stuck threads never pile up.
 
 use std::collections::HashSet;
-use std::fs::File;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use procfs::FromBufRead;
 use regex::Regex;
 use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
-use crate::paths::{proc_err, HostPaths};
+use crate::paths::{parse_with, HostPaths};
 
 /// The numbers statfs reports, in bytes and inodes.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -89,18 +86,7 @@ impl FilesystemCollector {
 
     fn mounts(&self) -> Result<Vec<procfs::MountEntry>, CollectError> {
         // PID 1's view is the host's when /proc is the host's; fall back to ours.
-        let mut last = None;
-        for rel in ["1/mounts", "mounts"] {
-            let path = self.paths.proc(rel);
-            match File::open(&path) {
-                Ok(f) => {
-                    return Vec::<procfs::MountEntry>::from_buf_read(BufReader::new(f))
-                        .map_err(|e| proc_err(&path, e))
-                }
-                Err(e) => last = Some(CollectError::io(path.display().to_string(), e)),
-            }
-        }
-        Err(last.unwrap_or_else(|| CollectError::parse("no mounts file")))
+        parse_with(&self.paths.proc("1/mounts")).or_else(|_| parse_with(&self.paths.proc("mounts")))
     }
 }
 

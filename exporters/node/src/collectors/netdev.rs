@@ -1,14 +1,11 @@
 //! `netdev`: per-interface traffic counters from /proc/net/dev.
 
-use std::fs::File;
-use std::io::BufReader;
 use std::sync::Arc;
 
-use procfs::FromBufRead;
 use regex::Regex;
-use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
+use sidewatch_common::{BlockingCollector, CollectResult, Family};
 
-use crate::paths::{proc_err, HostPaths};
+use crate::paths::{parse_with, HostPaths};
 
 pub struct NetdevCollector {
     paths: Arc<HostPaths>,
@@ -32,11 +29,7 @@ impl BlockingCollector for NetdevCollector {
     }
 
     fn collect_blocking(&self) -> CollectResult {
-        let path = self.paths.proc("net/dev");
-        let file =
-            File::open(&path).map_err(|e| CollectError::io(path.display().to_string(), e))?;
-        let status = procfs::net::InterfaceDeviceStatus::from_buf_read(BufReader::new(file))
-            .map_err(|e| proc_err(&path, e))?;
+        let status: procfs::net::InterfaceDeviceStatus = parse_with(&self.paths.proc("net/dev"))?;
         let mut devices: Vec<&procfs::net::DeviceStatus> = status
             .0
             .values()

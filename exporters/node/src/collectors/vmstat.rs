@@ -1,14 +1,11 @@
 //! `vmstat`: selected /proc/vmstat fields as `node_vmstat_<field>`.
 
-use std::fs::File;
-use std::io::BufReader;
 use std::sync::Arc;
 
-use procfs::FromBufRead;
 use regex::Regex;
-use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
+use sidewatch_common::{BlockingCollector, CollectResult, Family};
 
-use crate::paths::{proc_err, HostPaths};
+use crate::paths::{parse_with, HostPaths};
 
 pub struct VmstatCollector {
     paths: Arc<HostPaths>,
@@ -27,11 +24,7 @@ impl BlockingCollector for VmstatCollector {
     }
 
     fn collect_blocking(&self) -> CollectResult {
-        let path = self.paths.proc("vmstat");
-        let file =
-            File::open(&path).map_err(|e| CollectError::io(path.display().to_string(), e))?;
-        let stat =
-            procfs::VmStat::from_buf_read(BufReader::new(file)).map_err(|e| proc_err(&path, e))?;
+        let stat: procfs::VmStat = parse_with(&self.paths.proc("vmstat"))?;
         let mut fields: Vec<(&String, &i64)> = stat
             .0
             .iter()
