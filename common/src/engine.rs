@@ -121,6 +121,16 @@ impl ScrapeEngine {
         self.collectors.iter().map(|c| c.collector.name()).collect()
     }
 
+    /// Whether the target answers its probe within `timeout` (true without a probe).
+    pub async fn target_reachable(&self, timeout: Duration) -> bool {
+        match &self.probe {
+            Some(probe) => tokio::time::timeout(timeout, probe.probe())
+                .await
+                .unwrap_or(false),
+            None => true,
+        }
+    }
+
     /// How many collections have started (coalesced scrapes share one).
     pub fn collections(&self) -> u64 {
         self.collections.load(Ordering::Relaxed)

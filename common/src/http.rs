@@ -22,6 +22,9 @@ use crate::webconfig::{BasicAuth, WebConfig};
 /// How long in-flight requests may finish after SIGTERM / SIGINT.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
 
+/// How long `/health/ready` waits for the target's probe.
+const READY_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("--web.listen-address {addr:?}: {message}")]
@@ -190,11 +193,15 @@ async fn metrics_handler(State(state): State<AppState>, headers: HeaderMap) -> R
     ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
 }
 
+/// Ready = serving and able to scrape: the target answers its probe.
 async fn ready_handler(State(state): State<AppState>) -> Response {
-    if state.ready.load(Ordering::Relaxed) {
+    if !state.ready.load(Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response();
+    }
+    if state.engine.target_reachable(READY_PROBE_TIMEOUT).await {
         (StatusCode::OK, "OK\n").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response()
+        (StatusCode::SERVICE_UNAVAILABLE, "target unreachable\n").into_response()
     }
 }
 
