@@ -9,11 +9,17 @@ use crate::paths::HostPaths;
 
 pub struct TimeCollector {
     paths: Arc<HostPaths>,
+    /// Read once, as Go's time.Local is: parsing /etc/localtime every scrape
+    /// would be the collector's most expensive step.
+    zone: Option<tz::TimeZone>,
 }
 
 impl TimeCollector {
     pub fn new(paths: Arc<HostPaths>) -> Self {
-        Self { paths }
+        Self {
+            paths,
+            zone: tz::TimeZone::local().ok(),
+        }
     }
 }
 
@@ -33,7 +39,7 @@ impl BlockingCollector for TimeCollector {
         )
         .with(&[], now)];
         // The zone as the exporter's process sees it (TZ, /etc/localtime), as node_exporter reports it.
-        let (zone, offset) = local_zone(now as i64);
+        let (zone, offset) = local_zone(self.zone.as_ref(), now as i64);
         out.push(
             Family::gauge(
                 "node_time_zone_offset_seconds",
@@ -46,16 +52,13 @@ impl BlockingCollector for TimeCollector {
     }
 }
 
-fn local_zone(unix: i64) -> (String, f64) {
-    tz::TimeZone::local()
-        .ok()
-        .and_then(|tz| {
-            tz.find_local_time_type(unix).ok().map(|t| {
-                (
-                    t.time_zone_designation().to_owned(),
-                    f64::from(t.ut_offset()),
-                )
-            })
+fn local_zone(zone: Option<&tz::TimeZone>, unix: i64) -> (String, f64) {
+    zone.and_then(|tz| tz.find_local_time_type(unix).ok())
+        .map(|t| {
+            (
+                t.time_zone_designation().to_owned(),
+                f64::from(t.ut_offset()),
+            )
         })
         .unwrap_or_else(|| ("UTC".to_owned(), 0.0))
 }
