@@ -251,7 +251,12 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    cmd.try_get_matches_from(args).map_err(|e| {
+    cmd.try_get_matches_from(args).map_err(StartError::from)
+}
+
+/// clap's errors span several lines (usage, tips); an operator gets the first.
+impl From<clap::Error> for StartError {
+    fn from(e: clap::Error) -> Self {
         use clap::error::ErrorKind;
         match e.kind() {
             ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => StartError::Info(e.to_string()),
@@ -265,7 +270,7 @@ where
                 StartError::Config(line.to_owned())
             }
         }
-    })
+    }
 }
 
 /// Prints a start error and exits with its code. Only binaries call this.

@@ -169,15 +169,7 @@ impl NodeConfig {
         T: Into<std::ffi::OsString> + Clone,
     {
         let matches = cli::get_matches(command(), args)?;
-        let cli = Cli::from_arg_matches(&matches).map_err(|e| {
-            StartError::Config(
-                e.to_string()
-                    .lines()
-                    .next()
-                    .unwrap_or("invalid arguments")
-                    .to_owned(),
-            )
-        })?;
+        let cli = Cli::from_arg_matches(&matches)?;
         let collectors = cli::enabled_collectors(&matches, SPECS);
         let web_config = cli
             .web

@@ -185,13 +185,6 @@ impl BlockingCollector for FilesystemCollector {
             pending.push(spawned.ok().map(|_| rx));
         }
 
-        let label = |m: &Mount| {
-            [
-                ("device", m.device.clone()),
-                ("fstype", m.fstype.clone()),
-                ("mountpoint", m.mountpoint.clone()),
-            ]
-        };
         let g = |name: &str, help: &str| Family::gauge(format!("node_filesystem_{name}"), help);
         let mut size = g("size_bytes", "Filesystem size in bytes.");
         let mut free = g("free_bytes", "Filesystem free space in bytes.");
@@ -207,9 +200,11 @@ impl BlockingCollector for FilesystemCollector {
             "Whether an error occurred while getting statistics for the given device.",
         );
         for (mount, rx) in mounts.iter().zip(pending) {
-            let labels = label(mount);
-            let labels: Vec<(&'static str, &str)> =
-                labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let labels = [
+                ("device", mount.device.as_str()),
+                ("fstype", mount.fstype.as_str()),
+                ("mountpoint", mount.mountpoint.as_str()),
+            ];
             let wait = self.mount_timeout.saturating_sub(started.elapsed());
             let result = match rx {
                 None => Err("mount is still stuck from an earlier scrape".to_owned()),
