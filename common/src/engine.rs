@@ -47,6 +47,24 @@ impl ScrapeSettings {
     }
 }
 
+tokio::task_local! {
+    static SCRAPE_DEADLINE: tokio::time::Instant;
+}
+
+/// When the scrape that runs the current collector must be answered; `None`
+/// outside a scrape. Collectors use it to give each query a server-side
+/// timeout no longer than what is left.
+pub fn scrape_deadline() -> Option<tokio::time::Instant> {
+    SCRAPE_DEADLINE.try_with(|d| *d).ok()
+}
+
+/// Time left until [`scrape_deadline`], or `fallback` outside a scrape.
+pub fn time_left(fallback: Duration) -> Duration {
+    scrape_deadline()
+        .map(|d| d.saturating_duration_since(tokio::time::Instant::now()))
+        .unwrap_or(fallback)
+}
+
 /// Tells whether the watched target is reachable; it becomes `<ns>_up`.
 pub trait TargetProbe: Send + Sync + 'static {
     fn probe(&self) -> BoxFuture<'_, bool>;
@@ -172,7 +190,9 @@ impl ScrapeEngine {
             async move {
                 let name = collector.name();
                 let started = Instant::now();
-                let task = tokio::spawn(async move { collector.collect().await });
+                let task = tokio::spawn(
+                    SCRAPE_DEADLINE.scope(deadline_at, async move { collector.collect().await }),
+                );
                 let abort = task.abort_handle();
                 let (families, success) = match tokio::time::timeout_at(deadline_at, task).await {
                     Ok(Ok(Ok(families))) => (families, true),
@@ -205,9 +225,12 @@ impl ScrapeEngine {
         let probe = async {
             match &self.probe {
                 Some(probe) => Some(
-                    tokio::time::timeout_at(deadline_at, probe.probe())
-                        .await
-                        .unwrap_or(false),
+                    tokio::time::timeout_at(
+                        deadline_at,
+                        SCRAPE_DEADLINE.scope(deadline_at, probe.probe()),
+                    )
+                    .await
+                    .unwrap_or(false),
                 ),
                 None => None,
             }

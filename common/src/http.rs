@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+pub use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -41,6 +42,29 @@ pub struct HttpOptions {
     pub web_config: Option<WebConfig>,
     /// Extra links for the landing page (path, description).
     pub extra_links: Vec<(String, String)>,
+    /// Multi-target `/probe?target=...`, for exporters whose peer has it.
+    pub probe: Option<ProbeRoute>,
+}
+
+/// Answers `/probe`: collects one target named by the query parameters.
+pub trait ProbeHandler: Send + Sync + 'static {
+    /// `params` are the request's query parameters; `deadline` is the scrape
+    /// deadline. An `Err` becomes that status and a one-line body.
+    fn probe(
+        &self,
+        params: std::collections::HashMap<String, String>,
+        deadline: Duration,
+    ) -> futures::future::BoxFuture<'static, Result<crate::metrics::Snapshot, (StatusCode, String)>>;
+}
+
+/// A shareable [`ProbeHandler`].
+#[derive(Clone)]
+pub struct ProbeRoute(pub Arc<dyn ProbeHandler>);
+
+impl std::fmt::Debug for ProbeRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProbeRoute")
+    }
 }
 
 #[derive(Clone)]
@@ -49,6 +73,7 @@ struct AppState {
     telemetry_path: String,
     extra_links: Vec<(String, String)>,
     ready: Arc<AtomicBool>,
+    probe: Option<ProbeRoute>,
 }
 
 /// Resolves `:9100` (all interfaces), `host:port` or `[v6]:port`.
@@ -94,6 +119,7 @@ pub fn router(engine: Arc<ScrapeEngine>, options: &HttpOptions, ready: Arc<Atomi
         telemetry_path: options.telemetry_path.clone(),
         extra_links: options.extra_links.clone(),
         ready,
+        probe: options.probe.clone(),
     };
     let mut router = Router::new()
         .route(&options.telemetry_path, get(metrics_handler))
@@ -101,6 +127,9 @@ pub fn router(engine: Arc<ScrapeEngine>, options: &HttpOptions, ready: Arc<Atomi
         .route("/health/ready", get(ready_handler))
         .route("/-/healthy", get(|| async { "OK\n" }))
         .route("/-/ready", get(ready_handler));
+    if options.probe.is_some() {
+        router = router.route("/probe", get(probe_handler));
+    }
     if options.telemetry_path != "/" {
         router = router.route("/", get(landing_handler));
     }
@@ -191,6 +220,29 @@ async fn metrics_handler(State(state): State<AppState>, headers: HeaderMap) -> R
     let snapshot = state.engine.scrape(deadline).await;
     let body = exposition::encode(&snapshot, format);
     ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
+}
+
+async fn probe_handler(
+    State(state): State<AppState>,
+    axum::extract::Query(params): axum::extract::Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(probe) = state.probe.clone() else {
+        return (StatusCode::NOT_FOUND, "no /probe here\n").into_response();
+    };
+    let header_timeout = headers
+        .get("x-prometheus-scrape-timeout-seconds")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    let deadline = state.engine.settings().deadline(header_timeout);
+    let format = Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    match probe.0.probe(params, deadline).await {
+        Ok(snapshot) => {
+            let body = exposition::encode(&Arc::new(snapshot), format);
+            ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
+        }
+        Err((status, message)) => (status, format!("{message}\n")).into_response(),
+    }
 }
 
 /// Ready = serving and able to scrape: the target answers its probe.

@@ -22,7 +22,9 @@ pub mod webconfig;
 pub use collector::{
     Blocking, BlockingCollector, CollectError, CollectFuture, CollectResult, Collector,
 };
-pub use engine::{ExporterInfo, ScrapeEngine, ScrapeSettings, TargetProbe};
+pub use engine::{
+    scrape_deadline, time_left, ExporterInfo, ScrapeEngine, ScrapeSettings, TargetProbe,
+};
 pub use metrics::{Family, MetricKind, Sample, Snapshot};
 
 /// The runtime every exporter runs on. An exporter's load is a few requests a

@@ -19,7 +19,12 @@ impl Exporter {
     /// and waits until `/health/ready` answers (plain HTTP only; TLS tests use
     /// [`Exporter::start_unchecked`]).
     pub fn start(binary: &Path, args: &[&str]) -> Self {
-        let e = Self::start_unchecked(binary, args);
+        Self::start_env(binary, args, &[])
+    }
+
+    /// [`Exporter::start`] with environment variables (e.g. `DATA_SOURCE_NAME`).
+    pub fn start_env(binary: &Path, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let e = Self::start_unchecked_env(binary, args, envs);
         let ok = wait_until(Duration::from_secs(20), || {
             http_get(&format!("http://127.0.0.1:{}/health/ready", e.port)).is_ok()
         });
@@ -29,6 +34,11 @@ impl Exporter {
 
     /// Starts without waiting for readiness.
     pub fn start_unchecked(binary: &Path, args: &[&str]) -> Self {
+        Self::start_unchecked_env(binary, args, &[])
+    }
+
+    /// [`Exporter::start_unchecked`] with environment variables.
+    pub fn start_unchecked_env(binary: &Path, args: &[&str], envs: &[(&str, &str)]) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("sidewatch-exp")
             .tempdir()
@@ -36,10 +46,13 @@ impl Exporter {
         let port = free_port();
         let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         all.push(format!("--web.listen-address=127.0.0.1:{port}"));
-        let service = Service::start(
+        let service = Service::start_env(
             "exporter",
             binary,
             all,
+            envs.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             None,
             dir.path().join("exporter.log"),
         )

@@ -13,6 +13,7 @@ pub struct Service {
     program: PathBuf,
     args: Vec<String>,
     uid: Option<(u32, u32)>,
+    envs: Vec<(String, String)>,
     log: PathBuf,
     child: Option<Child>,
 }
@@ -26,11 +27,24 @@ impl Service {
         uid: Option<(u32, u32)>,
         log: PathBuf,
     ) -> std::io::Result<Self> {
+        Self::start_env(name, program, args, Vec::new(), uid, log)
+    }
+
+    /// Like [`Service::start`], with extra environment variables.
+    pub fn start_env(
+        name: &str,
+        program: &Path,
+        args: Vec<String>,
+        envs: Vec<(String, String)>,
+        uid: Option<(u32, u32)>,
+        log: PathBuf,
+    ) -> std::io::Result<Self> {
         let mut svc = Self {
             name: name.to_owned(),
             program: program.to_owned(),
             args,
             uid,
+            envs,
             log,
             child: None,
         };
@@ -44,6 +58,7 @@ impl Service {
         let err = out.try_clone()?;
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args)
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)

@@ -189,6 +189,7 @@ impl NodeConfig {
             request_timeout: cli.web.request_timeout,
             web_config,
             extra_links: Vec::new(),
+            probe: None,
         };
         if !http.telemetry_path.starts_with('/') {
             return Err(StartError::Config(format!(

@@ -1,0 +1,121 @@
+//! `pg_settings_<name>[_seconds|_bytes]`: numeric and boolean server settings,
+//! with units converted to seconds and bytes as postgres_exporter does.
+
+use std::sync::Arc;
+
+use sidewatch_common::{CollectError, CollectFuture, Collector, Family};
+
+use super::PgContext;
+
+const QUERY: &str = "SELECT name, setting, COALESCE(unit, ''), short_desc, vartype \
+                     FROM pg_settings WHERE vartype IN ('bool', 'integer', 'real')";
+
+pub struct SettingsCollector {
+    pub ctx: Arc<PgContext>,
+}
+
+/// A setting's value in base units and the name suffix, or `None` when the
+/// value is not a number or the unit unknown.
+pub fn normalise(setting: &str, unit: &str, vartype: &str) -> Option<(f64, &'static str)> {
+    let raw = if vartype == "bool" {
+        match setting {
+            "on" | "true" => 1.0,
+            "off" | "false" => 0.0,
+            _ => return None,
+        }
+    } else {
+        setting.parse::<f64>().ok()?
+    };
+    let (factor, suffix) = match unit {
+        "" => (1.0, ""),
+        "ms" => (1e-3, "seconds"),
+        "s" => (1.0, "seconds"),
+        "min" => (60.0, "seconds"),
+        "h" => (3600.0, "seconds"),
+        "d" => (86_400.0, "seconds"),
+        "B" => (1.0, "bytes"),
+        "kB" | "1kB" => (1024.0, "bytes"),
+        "2kB" => (2048.0, "bytes"),
+        "4kB" => (4096.0, "bytes"),
+        "8kB" => (8192.0, "bytes"),
+        "16kB" => (16_384.0, "bytes"),
+        "32kB" => (32_768.0, "bytes"),
+        "64kB" => (65_536.0, "bytes"),
+        "MB" => (1_048_576.0, "bytes"),
+        "16MB" => (16.0 * 1_048_576.0, "bytes"),
+        "32MB" => (32.0 * 1_048_576.0, "bytes"),
+        "64MB" => (64.0 * 1_048_576.0, "bytes"),
+        "GB" => (1_073_741_824.0, "bytes"),
+        "TB" => (1_099_511_627_776.0, "bytes"),
+        _ => return None,
+    };
+    // -1 means "disabled" and is kept as is.
+    let value = if raw == -1.0 { raw } else { raw * factor };
+    Some((value, suffix))
+}
+
+impl Collector for SettingsCollector {
+    fn name(&self) -> &'static str {
+        "settings"
+    }
+
+    fn collect(&self) -> CollectFuture<'_> {
+        Box::pin(async move {
+            let conn = self.ctx.main().await?;
+            let rows = self.ctx.run(&conn, QUERY, None).await?;
+            let mut families = Vec::with_capacity(rows.rows.len());
+            for row in &rows.rows {
+                let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
+                let (name, setting, unit, desc, vartype) = (get(0), get(1), get(2), get(3), get(4));
+                let Some((value, suffix)) = normalise(setting, unit, vartype) else {
+                    continue;
+                };
+                let base = name.replace('.', "_");
+                let (metric, help) = if suffix.is_empty() {
+                    (format!("pg_settings_{base}"), desc.to_owned())
+                } else {
+                    (
+                        format!("pg_settings_{base}_{suffix}"),
+                        format!("{desc} [Units converted to {suffix}.]"),
+                    )
+                };
+                if metric.contains(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                    continue;
+                }
+                let mut f = Family::gauge(metric, help);
+                f.add_owned(self.ctx.base_labels.clone(), value);
+                families.push(f);
+            }
+            if families.is_empty() {
+                return Err(CollectError::Target(
+                    "pg_settings returned no numeric settings".to_owned(),
+                ));
+            }
+            Ok(families)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise;
+
+    #[test]
+    fn units_convert_like_the_peer() {
+        assert_eq!(
+            normalise("4096", "kB", "integer"),
+            Some((4_194_304.0, "bytes"))
+        );
+        assert_eq!(
+            normalise("128", "8kB", "integer"),
+            Some((1_048_576.0, "bytes"))
+        );
+        assert_eq!(normalise("300", "s", "integer"), Some((300.0, "seconds")));
+        assert_eq!(normalise("200", "ms", "integer"), Some((0.2, "seconds")));
+        assert_eq!(normalise("1", "min", "integer"), Some((60.0, "seconds")));
+        assert_eq!(normalise("-1", "kB", "integer"), Some((-1.0, "bytes")));
+        assert_eq!(normalise("on", "", "bool"), Some((1.0, "")));
+        assert_eq!(normalise("0.9", "", "real"), Some((0.9, "")));
+        assert_eq!(normalise("3", "furlong", "integer"), None);
+    }
+}

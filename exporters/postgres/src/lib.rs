@@ -1,0 +1,270 @@
+//! sidewatch-postgres: PostgreSQL under postgres_exporter's metric names, plus
+//! vector indexes, custom SQL that fails alone, and every database.
+//!
+//! Metric families (collector → families; every series carries `server` and
+//! the `--constantLabels`):
+//! - database: `pg_database_size_bytes{datname}`, `pg_database_connection_limit{datname}`
+//! - locks: `pg_locks_count{datname,mode}`
+//! - replication: `pg_replication_lag_seconds`, `pg_replication_is_replica`,
+//!   `pg_replication_last_replay_seconds`
+//! - replication_slot: `pg_replication_slots_{active,pg_wal_lsn_diff}{slot_name,database}`,
+//!   `pg_replication_slot_{slot_current_wal_lsn,slot_confirmed_flush_lsn,slot_is_active,safe_wal_size_bytes}{slot_name,slot_type}`
+//! - settings: `pg_settings_<name>[_seconds|_bytes]`
+//! - stat_activity: `pg_stat_activity_{count,max_tx_duration}{datname,state}`
+//! - stat_archiver: `pg_stat_archiver_{archived_count,failed_count,last_archive_age}`
+//! - stat_bgwriter: `pg_stat_bgwriter_*_total`; on 17+ also `pg_stat_checkpointer_*_total`
+//! - stat_database: `pg_stat_database_<column>{datid,datname}`,
+//!   `pg_stat_database_conflicts_confl_*{datid,datname}`
+//! - stat_progress_vacuum: `pg_stat_progress_vacuum_*{datname,relname}`
+//! - stat_replication: `pg_stat_replication_{pg_current_wal_lsn_bytes,pg_wal_lsn_diff,reply_time}{application_name,client_addr,state,sync_state,slot_name}`
+//! - stat_user_tables: `pg_stat_user_tables_*{datname,schemaname,relname}`
+//! - statio_user_tables: `pg_statio_user_tables_*{datname,schemaname,relname}`
+//! - vector: `pg_vector_*`, `pg_ruvector_*` (see [`collectors::vector`])
+//! - wal: `pg_wal_segments`, `pg_wal_size_bytes`
+//! - off by default: database_wraparound, long_running_transactions, postmaster,
+//!   stat_activity_autovacuum, stat_statements, stat_wal_receiver, statio_user_indexes
+//! - custom queries (`--extend.query-path`): `<prefix>_<column>`, one collector per query
+//!
+//! and always: `pg_up`, `pg_static{short_version,version}`,
+//! `pg_scrape_collector_{duration_seconds,success}{collector}`,
+//! `pg_scrape_collector_dropped_series_total{collector}`, `sidewatch_build_info`, `process_*`.
+#![forbid(unsafe_code)]
+
+pub mod collectors;
+pub mod config;
+pub mod dsn;
+pub mod pool;
+pub mod queries;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use sidewatch_common::http::{ProbeHandler, ProbeRoute, StatusCode};
+use sidewatch_common::{
+    Collector, ExporterInfo, ScrapeEngine, ScrapeSettings, Snapshot, TargetProbe,
+};
+
+use crate::collectors::settings::SettingsCollector;
+use crate::collectors::stat_statements::{StatStatementsCollector, StatStatementsOptions};
+use crate::collectors::vector::VectorCollector;
+use crate::collectors::{DatabaseSelection, PgContext, QueryCollector, StaticCollector};
+use crate::config::{AuthModule, PgConfig};
+use crate::dsn::Target;
+use crate::pool::{Pool, PoolSettings};
+use crate::queries::QuerySpec;
+
+pub const INFO: ExporterInfo = ExporterInfo {
+    namespace: "pg",
+    exporter: "postgres",
+    version: env!("CARGO_PKG_VERSION"),
+};
+
+/// What the collectors of one target are built from.
+#[derive(Clone)]
+pub struct CollectorPlan {
+    pub collectors: Vec<&'static str>,
+    pub custom_queries: Vec<QuerySpec>,
+    pub stat_statements: StatStatementsOptions,
+}
+
+/// Builds the enabled collectors for one target.
+pub fn build_collectors(ctx: &Arc<PgContext>, plan: &CollectorPlan) -> Vec<Arc<dyn Collector>> {
+    let builtin = collectors::builtin();
+    let mut out: Vec<Arc<dyn Collector>> = vec![Arc::new(StaticCollector {
+        ctx: Arc::clone(ctx),
+    })];
+    for name in &plan.collectors {
+        let c: Arc<dyn Collector> = match *name {
+            "settings" => Arc::new(SettingsCollector {
+                ctx: Arc::clone(ctx),
+            }),
+            "vector" => Arc::new(VectorCollector::new(Arc::clone(ctx))),
+            "stat_statements" => Arc::new(StatStatementsCollector {
+                ctx: Arc::clone(ctx),
+                options: plan.stat_statements.clone(),
+            }),
+            other => match builtin.get(other) {
+                Some((per_database, specs)) => Arc::new(QueryCollector::new(
+                    name,
+                    Arc::clone(ctx),
+                    specs.clone(),
+                    *per_database,
+                )),
+                None => continue,
+            },
+        };
+        out.push(c);
+    }
+    for spec in &plan.custom_queries {
+        // The peer runs queries not marked master in every database when it
+        // discovers databases; `all_databases` asks for it explicitly.
+        let per_database = spec.all_databases || (ctx.databases.auto_discover && !spec.master);
+        // Collector names live as long as the process; custom queries are
+        // read once at start, so this is bounded by the file.
+        let name: &'static str = Box::leak(spec.id.clone().into_boxed_str());
+        out.push(Arc::new(QueryCollector::new(
+            name,
+            Arc::clone(ctx),
+            vec![spec.clone()],
+            per_database,
+        )));
+    }
+    out
+}
+
+/// `pg_up`: the main database answers `SELECT 1`.
+pub struct PgProbe(pub Arc<PgContext>);
+
+impl TargetProbe for PgProbe {
+    fn probe(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            match self.0.main().await {
+                Ok(conn) => match self.0.run(&conn, "SELECT 1", None).await {
+                    Ok(_) => true,
+                    Err(e) => {
+                        tracing::warn!(server = %self.0.pool.target().server, error = %e, "target does not answer");
+                        false
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot connect to target");
+                    false
+                }
+            }
+        })
+    }
+}
+
+impl PgConfig {
+    pub fn plan(&self) -> CollectorPlan {
+        CollectorPlan {
+            collectors: self.collectors.clone(),
+            custom_queries: self.custom_queries.clone(),
+            stat_statements: self.stat_statements.clone(),
+        }
+    }
+}
+
+/// One target's engine and its pool.
+pub fn build_engine_for(
+    target: Target,
+    pool_settings: PoolSettings,
+    scrape: ScrapeSettings,
+    constant_labels: &[(String, String)],
+    databases: DatabaseSelection,
+    plan: &CollectorPlan,
+) -> (Arc<ScrapeEngine>, Arc<Pool>) {
+    let pool = Pool::new(target, pool_settings);
+    let ctx = PgContext::new(Arc::clone(&pool), constant_labels, databases);
+    let engine = ScrapeEngine::new(
+        INFO,
+        scrape,
+        build_collectors(&ctx, plan),
+        Some(Arc::new(PgProbe(Arc::clone(&ctx)))),
+    );
+    (engine, pool)
+}
+
+/// `/probe?target=...&auth_module=...`: scrapes another server with the same
+/// collectors, over one connection that is closed afterwards.
+pub struct PgProbeHandler {
+    pub plan: CollectorPlan,
+    pub auth_modules: HashMap<String, AuthModule>,
+    pub pool: PoolSettings,
+    pub scrape: ScrapeSettings,
+    pub constant_labels: Vec<(String, String)>,
+}
+
+impl PgProbeHandler {
+    fn target(&self, params: &HashMap<String, String>) -> Result<Target, (StatusCode, String)> {
+        let bad = |m: String| (StatusCode::BAD_REQUEST, m);
+        let raw = params
+            .get("target")
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| bad("target parameter is missing".to_owned()))?;
+        let module = match params.get("auth_module").filter(|m| !m.is_empty()) {
+            Some(name) => Some(
+                self.auth_modules
+                    .get(name)
+                    .ok_or_else(|| bad(format!("auth_module {name:?} is not configured")))?,
+            ),
+            None => None,
+        };
+        let mut uri = if raw.contains("://") || raw.contains('=') {
+            raw.clone()
+        } else {
+            format!("postgresql://{raw}")
+        };
+        if let Some(m) = module {
+            if !m.options.is_empty() && uri.contains("://") {
+                let mut opts: Vec<String> =
+                    m.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                opts.sort();
+                uri.push(if uri.contains('?') { '&' } else { '?' });
+                uri.push_str(&opts.join("&"));
+            }
+        }
+        let (user, pass) = match module.and_then(|m| m.userpass.as_ref()) {
+            Some(up) => (Some(up.username.clone()), Some(up.password.clone())),
+            None => (None, None),
+        };
+        dsn::parse("target", &uri, user, pass).map_err(|e| bad(e.to_string()))
+    }
+}
+
+impl ProbeHandler for PgProbeHandler {
+    fn probe(
+        &self,
+        params: HashMap<String, String>,
+        deadline: Duration,
+    ) -> BoxFuture<'static, Result<Snapshot, (StatusCode, String)>> {
+        let target = self.target(&params);
+        let pool_settings = PoolSettings {
+            max_connections: 1,
+            ..self.pool.clone()
+        };
+        let scrape = self.scrape.clone();
+        let labels = self.constant_labels.clone();
+        let plan = self.plan.clone();
+        Box::pin(async move {
+            let target = target?;
+            let (engine, _pool) = build_engine_for(
+                target,
+                pool_settings,
+                scrape,
+                &labels,
+                DatabaseSelection::default(),
+                &plan,
+            );
+            Ok(engine.collect(deadline).await)
+        })
+    }
+}
+
+/// The main target's engine and its pool.
+pub type Watched = (Arc<ScrapeEngine>, Arc<Pool>);
+
+/// The main engine (when a data source is set) and the /probe route.
+pub fn build(config: &PgConfig) -> (Option<Watched>, ProbeRoute) {
+    let plan = config.plan();
+    let main = config.target.clone().map(|target| {
+        build_engine_for(
+            target,
+            config.pool.clone(),
+            config.cli.scrape.settings(),
+            &config.constant_labels,
+            config.databases.clone(),
+            &plan,
+        )
+    });
+    let probe = ProbeRoute(Arc::new(PgProbeHandler {
+        plan,
+        auth_modules: config.auth_modules.clone(),
+        pool: config.pool.clone(),
+        scrape: config.cli.scrape.settings(),
+        constant_labels: config.constant_labels.clone(),
+    }));
+    (main, probe)
+}

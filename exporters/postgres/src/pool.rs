@@ -1,0 +1,379 @@
+//! Connections to one server: at most one per database, at most
+//! `max_connections` in all, opened lazily, shared by every collector, and
+//! thrown away (with a cancel request) when a query is abandoned.
+//!
+//! A tokio-postgres client pipelines concurrent queries over one connection,
+//! so all collectors of a scrape share the connection to their database. The
+//! count of open connections is held by a semaphore whose permit lives in the
+//! task that drives the connection: a connection counts until its socket is
+//! really closed, whatever the number of scrapes, scrapers or failures.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_postgres::{CancelToken, Client, NoTls, SimpleQueryMessage};
+
+use crate::dsn::Target;
+
+/// Limits of a [`Pool`].
+#[derive(Clone, Debug)]
+pub struct PoolSettings {
+    /// Most connections open at once, across all databases.
+    pub max_connections: usize,
+    /// How long establishing a connection may take.
+    pub connect_timeout: Duration,
+    /// Server-side `statement_timeout` for queries that do not ask for less.
+    pub statement_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 3,
+            connect_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why a query gave nothing. Never contains the password: tokio-postgres
+/// errors carry the server's message, not the connection string.
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    #[error("connecting to {server} (database {database:?}) timed out after {timeout:?}")]
+    ConnectTimeout {
+        server: String,
+        database: String,
+        timeout: Duration,
+    },
+    #[error("connecting to {server} (database {database:?}): {message}")]
+    Connect {
+        server: String,
+        database: String,
+        message: String,
+    },
+    #[error("no free connection: all {0} are busy")]
+    Exhausted(usize),
+    #[error("{0}")]
+    Query(String),
+}
+
+/// Formats a tokio-postgres error with the server's message and SQLSTATE.
+pub fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!(
+            "{}: {} (SQLSTATE {})",
+            db.severity(),
+            db.message(),
+            db.code().code()
+        ),
+        None => {
+            let mut s = e.to_string();
+            let mut src = std::error::Error::source(e);
+            while let Some(inner) = src {
+                s.push_str(": ");
+                s.push_str(&inner.to_string());
+                src = inner.source();
+            }
+            s
+        }
+    }
+}
+
+/// One result row of the simple query protocol: text values by column.
+#[derive(Debug, Clone, Default)]
+pub struct Rows {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+impl Rows {
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == name)
+    }
+}
+
+/// An open connection to one database.
+pub struct Conn {
+    client: Client,
+    cancel: CancelToken,
+    broken: AtomicBool,
+    pub database: String,
+    /// `server_version_num`, read when connecting.
+    pub server_version: u32,
+    /// `version()`, read when connecting.
+    pub version_string: String,
+    // Dropping this closes the connection task, and with it the socket.
+    _close: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Marks a connection broken when a query future is dropped before it
+/// finished (the scrape deadline passed): the query may still run on the
+/// server, so a cancel request is sent and the connection is not reused.
+struct InFlight<'a> {
+    conn: &'a Conn,
+    done: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        self.conn.broken.store(true, Ordering::Relaxed);
+        let token = self.conn.cancel.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(2), token.cancel_query(NoTls)).await;
+            });
+        }
+    }
+}
+
+impl Conn {
+    pub fn is_usable(&self) -> bool {
+        !self.broken.load(Ordering::Relaxed) && !self.client.is_closed()
+    }
+
+    /// Runs `sql` with a server-side timeout of `timeout` (at least 1 ms).
+    /// Uses the simple query protocol: one round trip, text values.
+    pub async fn query(&self, sql: &str, timeout: Duration) -> Result<Rows, PgError> {
+        let ms = timeout.as_millis().clamp(1, i32::MAX as u128);
+        // One message: the SET and the query run back to back on this
+        // connection even while other collectors' queries are pipelined.
+        let text = format!("SET statement_timeout = {ms}; {sql}");
+        let mut guard = InFlight {
+            conn: self,
+            done: false,
+        };
+        let result = self.client.simple_query(&text).await;
+        guard.done = true;
+        let messages = result.map_err(|e| {
+            if e.is_closed() {
+                self.broken.store(true, Ordering::Relaxed);
+            }
+            PgError::Query(describe(&e))
+        })?;
+        let mut rows = Rows::default();
+        for message in messages {
+            match message {
+                SimpleQueryMessage::RowDescription(cols) => {
+                    rows.columns = cols.iter().map(|c| c.name().to_owned()).collect();
+                    rows.rows.clear();
+                }
+                SimpleQueryMessage::Row(row) => {
+                    if rows.columns.is_empty() {
+                        rows.columns = row.columns().iter().map(|c| c.name().to_owned()).collect();
+                    }
+                    rows.rows.push(
+                        (0..row.len())
+                            .map(|i| row.get(i).map(str::to_owned))
+                            .collect(),
+                    );
+                }
+                _ => {}
+            }
+        }
+        Ok(rows)
+    }
+}
+
+#[derive(Default)]
+struct Slot {
+    conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
+    last_used: AtomicU64,
+}
+
+/// Connections to one server.
+pub struct Pool {
+    target: Target,
+    settings: PoolSettings,
+    permits: Arc<Semaphore>,
+    slots: Mutex<HashMap<String, Arc<Slot>>>,
+    clock: AtomicU64,
+}
+
+impl Pool {
+    pub fn new(target: Target, settings: PoolSettings) -> Arc<Self> {
+        let max = settings.max_connections.max(1);
+        Arc::new(Self {
+            target,
+            settings,
+            permits: Arc::new(Semaphore::new(max)),
+            slots: Mutex::new(HashMap::new()),
+            clock: AtomicU64::new(0),
+        })
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    pub fn settings(&self) -> &PoolSettings {
+        &self.settings
+    }
+
+    /// Connections open right now (for tests and the landing page).
+    pub fn open_connections(&self) -> usize {
+        self.settings.max_connections.max(1) - self.permits.available_permits()
+    }
+
+    fn slot(&self, database: &str) -> Arc<Slot> {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(slots.entry(database.to_owned()).or_default())
+    }
+
+    /// The connection to `database`, opening it if needed.
+    pub async fn get(&self, database: &str) -> Result<Arc<Conn>, PgError> {
+        let slot = self.slot(database);
+        let mut held = slot.conn.lock().await;
+        slot.last_used.store(
+            self.clock.fetch_add(1, Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        if let Some(conn) = held.as_ref() {
+            if conn.is_usable() {
+                return Ok(Arc::clone(conn));
+            }
+        }
+        *held = None;
+        let permit = self.permit(database).await?;
+        let conn = Arc::new(self.connect(database, permit).await?);
+        *held = Some(Arc::clone(&conn));
+        Ok(conn)
+    }
+
+    /// Drops the connection to `database` if one is open and idle.
+    pub fn release_idle(&self, database: &str) {
+        let slot = self
+            .slots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(database)
+            .cloned();
+        if let Some(slot) = slot {
+            if let Ok(mut held) = slot.conn.try_lock() {
+                if held.as_ref().is_some_and(|c| Arc::strong_count(c) == 1) {
+                    *held = None;
+                }
+            }
+        }
+    }
+
+    /// A permit for one more connection: free ones first, else close the
+    /// least recently used idle connection to another database and wait for
+    /// its socket to close.
+    async fn permit(&self, database: &str) -> Result<OwnedSemaphorePermit, PgError> {
+        if let Ok(p) = Arc::clone(&self.permits).try_acquire_owned() {
+            return Ok(p);
+        }
+        let mut candidates: Vec<(u64, Arc<Slot>)> = self
+            .slots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(db, _)| db.as_str() != database)
+            .map(|(_, s)| (s.last_used.load(Ordering::Relaxed), Arc::clone(s)))
+            .collect();
+        candidates.sort_by_key(|(t, _)| *t);
+        for (_, slot) in candidates {
+            if let Ok(mut held) = slot.conn.try_lock() {
+                if held.as_ref().is_some_and(|c| Arc::strong_count(c) == 1) {
+                    *held = None;
+                    break;
+                }
+            }
+        }
+        // Bounded by the caller's scrape deadline (the engine aborts the task).
+        let wait = self.settings.connect_timeout;
+        match tokio::time::timeout(wait, Arc::clone(&self.permits).acquire_owned()).await {
+            Ok(Ok(p)) => Ok(p),
+            _ => Err(PgError::Exhausted(self.settings.max_connections)),
+        }
+    }
+
+    async fn connect(&self, database: &str, permit: OwnedSemaphorePermit) -> Result<Conn, PgError> {
+        let mut config = self.target.config.clone();
+        config.dbname(database);
+        config.connect_timeout(self.settings.connect_timeout);
+        config.keepalives(true);
+        config.keepalives_idle(Duration::from_secs(30));
+        let server = &self.target.server;
+        let connecting = config.connect(NoTls);
+        let (client, connection) =
+            match tokio::time::timeout(self.settings.connect_timeout, connecting).await {
+                Err(_) => {
+                    return Err(PgError::ConnectTimeout {
+                        server: server.clone(),
+                        database: database.to_owned(),
+                        timeout: self.settings.connect_timeout,
+                    })
+                }
+                Ok(Err(e)) => {
+                    return Err(PgError::Connect {
+                        server: server.clone(),
+                        database: database.to_owned(),
+                        message: describe(&e),
+                    })
+                }
+                Ok(Ok(pair)) => pair,
+            };
+        let (close_tx, close_rx) = tokio::sync::oneshot::channel::<()>();
+        let db_name = database.to_owned();
+        tokio::spawn(async move {
+            let _permit = permit;
+            tokio::select! {
+                result = connection => {
+                    if let Err(e) = result {
+                        tracing::debug!(database = %db_name, error = %describe(&e), "connection closed");
+                    }
+                }
+                _ = close_rx => {}
+            }
+        });
+        let cancel = client.cancel_token();
+        let mut conn = Conn {
+            client,
+            cancel,
+            broken: AtomicBool::new(false),
+            database: database.to_owned(),
+            server_version: 0,
+            version_string: String::new(),
+            _close: close_tx,
+        };
+        let ms = self
+            .settings
+            .statement_timeout
+            .as_millis()
+            .clamp(1, i32::MAX as u128);
+        let setup = format!(
+            "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET IntervalStyle = 'postgres'; \
+             SET lock_timeout = {ms}; \
+             SELECT current_setting('server_version_num'), version()"
+        );
+        let rows = tokio::time::timeout(
+            self.settings.connect_timeout,
+            conn.query(&setup, self.settings.statement_timeout),
+        )
+        .await
+        .map_err(|_| PgError::ConnectTimeout {
+            server: server.clone(),
+            database: database.to_owned(),
+            timeout: self.settings.connect_timeout,
+        })??;
+        if let Some(row) = rows.rows.first() {
+            conn.server_version = row
+                .first()
+                .and_then(|v| v.as_deref())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            conn.version_string = row.get(1).cloned().flatten().unwrap_or_default();
+        }
+        tracing::debug!(server = %server, database, "connected");
+        Ok(conn)
+    }
+}

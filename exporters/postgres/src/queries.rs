@@ -1,0 +1,799 @@
+//! Queries in postgres_exporter's `queries.yaml` format — for the built-in
+//! collectors and for `--extend.query-path` alike — and the turning of their
+//! rows into metric families.
+//!
+//! The format, as the peer reads it:
+//!
+//! ```yaml
+//! pg_replication:                 # metric prefix
+//!   query: "SELECT ..."
+//!   master: true                  # run only in the DSN's database
+//!   cache_seconds: 30             # reuse the result for this long
+//!   runonserver: ">=10.0.0"       # only on matching server versions
+//!   metrics:
+//!     - lag:
+//!         usage: "GAUGE"          # LABEL, COUNTER, GAUGE, MAPPEDMETRIC, DURATION, DISCARD
+//!         description: "Replication lag behind master in seconds"
+//! ```
+//!
+//! sidewatch adds, all optional: `timeout` (e.g. `2s`, server-side and
+//! client-side), `max_series` (rows beyond it are dropped and counted),
+//! `all_databases: true` (run in every scraped database, adding `datname`),
+//! and `min_server_version` / `max_server_version` (`server_version_num`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use serde::Deserialize;
+use sidewatch_common::metrics::LabelName;
+use sidewatch_common::{Family, MetricKind};
+
+use crate::pool::Rows;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Usage {
+    #[serde(rename = "LABEL")]
+    Label,
+    #[serde(rename = "COUNTER")]
+    Counter,
+    #[serde(rename = "GAUGE")]
+    Gauge,
+    #[serde(rename = "MAPPEDMETRIC")]
+    MappedMetric,
+    #[serde(rename = "DURATION")]
+    Duration,
+    #[serde(rename = "DISCARD")]
+    Discard,
+    #[serde(rename = "HISTOGRAM")]
+    Histogram,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawColumn {
+    usage: Usage,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    mapping: BTreeMap<String, f64>,
+    /// Accepted for compatibility; the peer ignores it too.
+    #[serde(default, rename = "supersedes")]
+    _supersedes: Option<serde_yaml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQuery {
+    query: String,
+    #[serde(default)]
+    master: bool,
+    #[serde(default)]
+    cache_seconds: u64,
+    #[serde(default)]
+    runonserver: Option<String>,
+    metrics: Vec<BTreeMap<String, RawColumn>>,
+    #[serde(default)]
+    timeout: Option<String>,
+    #[serde(default)]
+    max_series: Option<usize>,
+    #[serde(default)]
+    all_databases: bool,
+    #[serde(default)]
+    min_server_version: Option<u32>,
+    #[serde(default)]
+    max_server_version: Option<u32>,
+    /// Metric prefix when it differs from the key (version variants of one query).
+    #[serde(default)]
+    prefix: Option<String>,
+}
+
+/// One column's meaning.
+#[derive(Debug, Clone)]
+pub struct ColumnSpec {
+    pub name: String,
+    pub usage: Usage,
+    pub description: String,
+    pub mapping: HashMap<String, f64>,
+}
+
+/// One query, validated.
+#[derive(Debug, Clone)]
+pub struct QuerySpec {
+    /// The YAML key: names the query in logs and, for custom queries, its collector.
+    pub id: String,
+    /// Metric prefix: the key, or `prefix` when given.
+    pub name: String,
+    pub query: String,
+    pub master: bool,
+    pub cache: Duration,
+    pub timeout: Option<Duration>,
+    pub max_series: Option<usize>,
+    pub all_databases: bool,
+    pub versions: VersionRange,
+    pub columns: Vec<ColumnSpec>,
+}
+
+/// Server versions a query runs on.
+#[derive(Debug, Clone, Default)]
+pub struct VersionRange {
+    /// (operator, version as server_version_num-comparable triple)
+    constraints: Vec<(String, (u32, u32, u32))>,
+    min_num: Option<u32>,
+    max_num: Option<u32>,
+}
+
+impl VersionRange {
+    fn parse(spec: &str) -> Result<Self, String> {
+        let mut constraints = Vec::new();
+        for part in spec.split_whitespace() {
+            let op_len = part
+                .find(|c: char| c.is_ascii_digit())
+                .ok_or_else(|| format!("runonserver {spec:?}: {part:?} has no version"))?;
+            let (op, ver) = part.split_at(op_len);
+            if !matches!(op, "" | "=" | "==" | ">" | ">=" | "<" | "<=" | "!=") {
+                return Err(format!("runonserver {spec:?}: unknown operator {op:?}"));
+            }
+            let nums: Vec<u32> = ver
+                .split('.')
+                .map(|n| n.parse::<u32>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| format!("runonserver {spec:?}: bad version {ver:?}"))?;
+            let v = (
+                nums.first().copied().unwrap_or(0),
+                nums.get(1).copied().unwrap_or(0),
+                nums.get(2).copied().unwrap_or(0),
+            );
+            constraints.push((op.to_owned(), v));
+        }
+        Ok(Self {
+            constraints,
+            ..Self::default()
+        })
+    }
+
+    /// Whether a server with this `server_version_num` qualifies.
+    pub fn matches(&self, server_version_num: u32) -> bool {
+        if self.min_num.is_some_and(|m| server_version_num < m)
+            || self.max_num.is_some_and(|m| server_version_num > m)
+        {
+            return false;
+        }
+        let v = if server_version_num >= 100_000 {
+            (server_version_num / 10_000, server_version_num % 10_000, 0)
+        } else {
+            (
+                server_version_num / 10_000,
+                server_version_num / 100 % 100,
+                server_version_num % 100,
+            )
+        };
+        self.constraints.iter().all(|(op, want)| match op.as_str() {
+            ">" => v > *want,
+            ">=" => v >= *want,
+            "<" => v < *want,
+            "<=" => v <= *want,
+            "!=" => v != *want,
+            _ => v == *want,
+        })
+    }
+}
+
+/// A queries file that cannot be used: file, line and problem.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct QueryFileError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+/// Parses a queries file's text; `file` names it in errors.
+pub fn parse(file: &str, text: &str) -> Result<Vec<QuerySpec>, QueryFileError> {
+    let err = |line: usize, message: String| QueryFileError {
+        file: file.to_owned(),
+        line,
+        message,
+    };
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let raw: BTreeMap<String, RawQuery> = serde_yaml::from_str(text).map_err(|e| {
+        let line = e.location().map(|l| l.line()).unwrap_or(1);
+        // serde_yaml appends " at line L column C"; the prefix says it already.
+        let msg = e.to_string();
+        let msg = match msg.find(" at line ") {
+            Some(i) => msg[..i].to_owned(),
+            None => msg,
+        };
+        err(line, msg)
+    })?;
+    let line_of = |name: &str| -> usize {
+        text.lines()
+            .position(|l| {
+                let t = l.trim_start_matches(['"', '\'']);
+                t.starts_with(name)
+                    && t[name.len()..]
+                        .trim_start_matches(['"', '\''])
+                        .starts_with(':')
+            })
+            .map(|i| i + 1)
+            .unwrap_or(1)
+    };
+    let mut specs = Vec::new();
+    for (name, q) in raw {
+        let line = line_of(&name);
+        let bad = |m: String| err(line, format!("query {name:?}: {m}"));
+        if !is_metric_name(&name) {
+            return Err(bad("not a valid metric name prefix".to_owned()));
+        }
+        if q.query.trim().is_empty() {
+            return Err(bad("query is empty".to_owned()));
+        }
+        if q.metrics.is_empty() {
+            return Err(bad("metrics is empty".to_owned()));
+        }
+        let mut columns = Vec::new();
+        for entry in q.metrics {
+            if entry.len() != 1 {
+                return Err(bad(
+                    "each metrics entry must be a single column name".to_owned()
+                ));
+            }
+            for (col, c) in entry {
+                match c.usage {
+                    Usage::MappedMetric if c.mapping.is_empty() => {
+                        return Err(bad(format!(
+                            "column {col:?}: usage MAPPEDMETRIC needs a mapping"
+                        )))
+                    }
+                    _ => {}
+                }
+                if !is_metric_name(&col) {
+                    return Err(bad(format!(
+                        "column {col:?}: not a valid metric or label name"
+                    )));
+                }
+                columns.push(ColumnSpec {
+                    name: col,
+                    usage: c.usage,
+                    description: c.description,
+                    mapping: c.mapping.into_iter().collect(),
+                });
+            }
+        }
+        let timeout = q
+            .timeout
+            .as_deref()
+            .map(sidewatch_common::cli::parse_duration)
+            .transpose()
+            .map_err(|e| bad(format!("timeout: {e}")))?;
+        if timeout.is_some_and(|t| t.is_zero()) {
+            return Err(bad("timeout must be positive".to_owned()));
+        }
+        if q.max_series == Some(0) {
+            return Err(bad("max_series must be positive".to_owned()));
+        }
+        let mut versions = match q.runonserver.as_deref() {
+            Some(r) if !r.trim().is_empty() => VersionRange::parse(r).map_err(bad)?,
+            _ => VersionRange::default(),
+        };
+        versions.min_num = q.min_server_version;
+        versions.max_num = q.max_server_version;
+        let prefix = q.prefix.unwrap_or_else(|| name.clone());
+        if !is_metric_name(&prefix) {
+            return Err(bad(format!(
+                "prefix {prefix:?}: not a valid metric name prefix"
+            )));
+        }
+        specs.push(QuerySpec {
+            id: name,
+            name: prefix,
+            query: q.query,
+            master: q.master,
+            cache: Duration::from_secs(q.cache_seconds),
+            timeout,
+            max_series: q.max_series,
+            all_databases: q.all_databases,
+            versions,
+            columns,
+        });
+    }
+    Ok(specs)
+}
+
+fn is_metric_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Text value → number, as postgres_exporter converts: numbers, booleans,
+/// timestamps (Unix seconds); NULL is NaN.
+pub fn to_f64(value: Option<&str>) -> Option<f64> {
+    let Some(s) = value else {
+        return Some(f64::NAN);
+    };
+    let s = s.trim();
+    match s {
+        "t" | "true" => return Some(1.0),
+        "f" | "false" => return Some(0.0),
+        _ => {}
+    }
+    if let Ok(v) = s.parse::<f64>() {
+        return Some(v);
+    }
+    parse_timestamp(s)
+}
+
+/// `YYYY-MM-DD[ HH:MM:SS[.frac]][±HH[:MM]]` → Unix seconds.
+pub fn parse_timestamp(s: &str) -> Option<f64> {
+    let b = s.as_bytes();
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let year: i64 = s.get(0..4)?.parse().ok()?;
+    let month: i64 = s.get(5..7)?.parse().ok()?;
+    let day: i64 = s.get(8..10)?.parse().ok()?;
+    let mut secs = days_from_civil(year, month, day) as f64 * 86_400.0;
+    let rest = &s[10..];
+    let rest = rest.strip_prefix([' ', 'T']).unwrap_or(rest);
+    if rest.is_empty() {
+        return Some(secs);
+    }
+    let tz_at = rest.find(['+', '-', 'Z']).unwrap_or(rest.len());
+    let (time, tz) = rest.split_at(tz_at);
+    let mut parts = time.split(':');
+    let h: f64 = parts.next()?.parse().ok()?;
+    let m: f64 = parts.next()?.parse().ok()?;
+    let sec: f64 = parts.next().unwrap_or("0").parse().ok()?;
+    secs += h * 3600.0 + m * 60.0 + sec;
+    if let Some(sign) = tz.chars().next().filter(|c| *c != 'Z') {
+        let digits: Vec<&str> = tz[1..].split(':').collect();
+        let oh: f64 = digits.first()?.parse().ok()?;
+        let om: f64 = digits.get(1).map(|m| m.parse().ok()).unwrap_or(Some(0.0))?;
+        let offset = oh * 3600.0 + om * 60.0;
+        secs -= if sign == '-' { -offset } else { offset };
+    }
+    Some(secs)
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// A DURATION column's text → milliseconds: Go-style (`1h2m3.5s`, `250ms`)
+/// as the peer reads it, or PostgreSQL interval text (`01:02:03.5`,
+/// `1 day 02:00:00`). `-1` and NULL give NaN.
+pub fn duration_ms(value: Option<&str>) -> Option<f64> {
+    let s = value?.trim();
+    if s == "-1" {
+        return Some(f64::NAN);
+    }
+    go_duration_ms(s).or_else(|| interval_ms(s))
+}
+
+fn go_duration_ms(s: &str) -> Option<f64> {
+    let (neg, mut rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if rest == "0" {
+        return Some(0.0);
+    }
+    let mut total = 0.0;
+    let mut any = false;
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..n].parse().ok()?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let factor = match &rest[..u] {
+            "ns" => 1e-6,
+            "us" | "µs" => 1e-3,
+            "ms" => 1.0,
+            "s" => 1e3,
+            "m" => 60e3,
+            "h" => 3600e3,
+            _ => return None,
+        };
+        rest = &rest[u..];
+        total += number * factor;
+        any = true;
+    }
+    any.then_some(if neg { -total } else { total })
+}
+
+fn interval_ms(s: &str) -> Option<f64> {
+    let mut total = 0.0;
+    let mut words = s.split_whitespace().peekable();
+    let mut any = false;
+    while let Some(w) = words.next() {
+        if w.contains(':') {
+            let neg = w.starts_with('-');
+            let parts: Vec<f64> = w
+                .trim_start_matches(['-', '+'])
+                .split(':')
+                .map(|p| p.parse().ok())
+                .collect::<Option<_>>()?;
+            let secs = match parts.as_slice() {
+                [h, m, s] => h * 3600.0 + m * 60.0 + s,
+                [h, m] => h * 3600.0 + m * 60.0,
+                _ => return None,
+            };
+            total += if neg { -secs } else { secs } * 1e3;
+            any = true;
+        } else {
+            let n: f64 = w.parse().ok()?;
+            let unit = words.next()?;
+            let secs = match unit.trim_end_matches('s') {
+                "day" => 86_400.0,
+                "mon" => 30.0 * 86_400.0,
+                "year" => 365.25 * 86_400.0,
+                _ => return None,
+            };
+            total += n * secs * 1e3;
+            any = true;
+        }
+    }
+    any.then_some(total)
+}
+
+/// A PostgreSQL array literal of numbers (`{1,2.5,3}`).
+fn parse_array(text: Option<&str>) -> Vec<f64> {
+    text.map(|t| t.trim().trim_start_matches('{').trim_end_matches('}'))
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.split(',')
+                .filter_map(|v| v.trim().parse::<f64>().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn format_le(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.1}")
+    } else {
+        v.to_string()
+    }
+}
+
+/// Families being assembled, each name once, in first-seen order.
+#[derive(Default)]
+pub struct FamilySet {
+    families: Vec<Family>,
+    index: HashMap<String, usize>,
+}
+
+impl FamilySet {
+    pub fn family(&mut self, name: &str, help: &str, kind: MetricKind) -> &mut Family {
+        let i = match self.index.get(name) {
+            Some(&i) => i,
+            None => {
+                self.index.insert(name.to_owned(), self.families.len());
+                self.families.push(Family::new(name, help, kind));
+                self.families.len() - 1
+            }
+        };
+        &mut self.families[i]
+    }
+
+    pub fn push(&mut self, family: Family) {
+        match self.index.get(&family.name) {
+            Some(&i) => self.families[i].samples.extend(family.samples),
+            None => {
+                self.index.insert(family.name.clone(), self.families.len());
+                self.families.push(family);
+            }
+        }
+    }
+
+    pub fn extend(&mut self, families: Vec<Family>) {
+        for f in families {
+            self.push(f);
+        }
+    }
+
+    pub fn series(&self) -> usize {
+        self.families.iter().map(|f| f.samples.len()).sum()
+    }
+
+    pub fn into_families(self) -> Vec<Family> {
+        self.families
+    }
+}
+
+/// Turns a query's rows into samples. `base` labels (server, constant labels)
+/// come first; `datname` is added when the query runs in every database and
+/// does not name the database itself. Returns the number of series dropped by
+/// the query's `max_series`.
+pub fn rows_to_families(
+    spec: &QuerySpec,
+    rows: &Rows,
+    base: &[(LabelName, String)],
+    datname: Option<&str>,
+    out: &mut FamilySet,
+) -> u64 {
+    let by_name: HashMap<&str, &ColumnSpec> =
+        spec.columns.iter().map(|c| (c.name.as_str(), c)).collect();
+    let label_cols: Vec<usize> = rows
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| {
+            by_name
+                .get(c.as_str())
+                .is_some_and(|s| s.usage == Usage::Label)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let add_datname = datname.filter(|_| !rows.columns.iter().any(|c| c == "datname"));
+    // A HISTOGRAM column `x` holds the upper bounds; `x_bucket`, `x_sum`
+    // and `x_count` hold the rest, as in the peer.
+    let histograms: Vec<(&ColumnSpec, [Option<usize>; 4])> = spec
+        .columns
+        .iter()
+        .filter(|c| c.usage == Usage::Histogram)
+        .map(|c| {
+            let find = |suffix: &str| rows.column(&format!("{}{suffix}", c.name));
+            (c, [find(""), find("_bucket"), find("_sum"), find("_count")])
+        })
+        .collect();
+    let consumed: Vec<usize> = histograms
+        .iter()
+        .flat_map(|(_, cols)| cols.iter().flatten().copied())
+        .collect();
+    let limit = spec.max_series.unwrap_or(usize::MAX);
+    let mut emitted = 0usize;
+    let mut dropped = 0u64;
+    for row in &rows.rows {
+        let mut labels: Vec<(LabelName, String)> = base.to_vec();
+        if let Some(db) = add_datname {
+            labels.push(("datname".into(), db.to_owned()));
+        }
+        for &i in &label_cols {
+            labels.push((
+                rows.columns[i].clone().into(),
+                row.get(i).cloned().flatten().unwrap_or_default(),
+            ));
+        }
+        for (c, [bounds, buckets, sum, count]) in &histograms {
+            let cell = |i: &Option<usize>| i.and_then(|i| row.get(i).cloned().flatten());
+            let name = format!("{}_{}", spec.name, c.name);
+            let bounds = parse_array(cell(bounds).as_deref());
+            let counts = parse_array(cell(buckets).as_deref());
+            let total = to_f64(cell(count).as_deref()).unwrap_or(f64::NAN);
+            let mut series: Vec<(String, Option<String>, f64)> = bounds
+                .iter()
+                .zip(counts.iter())
+                .map(|(le, n)| (format!("{name}_bucket"), Some(format_le(*le)), *n))
+                .collect();
+            series.push((format!("{name}_bucket"), Some("+Inf".to_owned()), total));
+            series.push((
+                format!("{name}_sum"),
+                None,
+                to_f64(cell(sum).as_deref()).unwrap_or(f64::NAN),
+            ));
+            series.push((format!("{name}_count"), None, total));
+            for (metric, le, v) in series {
+                if emitted >= limit {
+                    dropped += 1;
+                    continue;
+                }
+                emitted += 1;
+                let mut l = labels.clone();
+                if let Some(le) = le {
+                    l.push(("le".into(), le));
+                }
+                out.family(&metric, &c.description, MetricKind::Counter)
+                    .add_owned(l, v);
+            }
+        }
+        for (i, col) in rows.columns.iter().enumerate() {
+            if consumed.contains(&i) {
+                continue;
+            }
+            let value = row.get(i).and_then(|v| v.as_deref());
+            let (name, help, kind, v) = match by_name.get(col.as_str()) {
+                Some(c) => match c.usage {
+                    Usage::Label | Usage::Discard | Usage::Histogram => continue,
+                    Usage::Counter => (
+                        format!("{}_{}", spec.name, col),
+                        c.description.as_str(),
+                        MetricKind::Counter,
+                        to_f64(value),
+                    ),
+                    Usage::Gauge => (
+                        format!("{}_{}", spec.name, col),
+                        c.description.as_str(),
+                        MetricKind::Gauge,
+                        to_f64(value),
+                    ),
+                    Usage::MappedMetric => (
+                        format!("{}_{}", spec.name, col),
+                        c.description.as_str(),
+                        MetricKind::Gauge,
+                        value.and_then(|v| c.mapping.get(v).copied()),
+                    ),
+                    Usage::Duration => (
+                        format!("{}_{}_milliseconds", spec.name, col),
+                        c.description.as_str(),
+                        MetricKind::Gauge,
+                        duration_ms(value),
+                    ),
+                },
+                None => (
+                    format!("{}_{}", spec.name, col),
+                    "",
+                    MetricKind::Untyped,
+                    // Unknown columns become untyped series, as in the peer,
+                    // when their value reads as a number.
+                    to_f64(value),
+                ),
+            };
+            let Some(v) = v else { continue };
+            if emitted >= limit {
+                dropped += 1;
+                continue;
+            }
+            emitted += 1;
+            let help = if help.is_empty() && kind == MetricKind::Untyped {
+                format!("Unknown metric from {}", spec.name)
+            } else {
+                help.to_owned()
+            };
+            out.family(&name, &help, kind).add_owned(labels.clone(), v);
+        }
+    }
+    dropped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PEER_EXAMPLE: &str = r#"
+pg_replication:
+  query: "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0 ELSE GREATEST (0, EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp()))) END AS lag"
+  master: true
+  metrics:
+    - lag:
+        usage: "GAUGE"
+        description: "Replication lag behind master in seconds"
+
+pg_postmaster:
+  query: "SELECT pg_postmaster_start_time as start_time_seconds from pg_postmaster_start_time()"
+  master: true
+  metrics:
+    - start_time_seconds:
+        usage: "GAUGE"
+        description: "Time at which postmaster started"
+"#;
+
+    #[test]
+    fn peer_format_parses() {
+        let specs = parse("q.yaml", PEER_EXAMPLE).expect("parse");
+        assert_eq!(specs.len(), 2);
+        let r = specs
+            .iter()
+            .find(|s| s.name == "pg_replication")
+            .expect("spec");
+        assert!(r.master);
+        assert_eq!(r.columns[0].usage, Usage::Gauge);
+    }
+
+    #[test]
+    fn debian_example_file_parses() {
+        let path = "/usr/share/doc/prometheus-postgres-exporter/examples/queries.yaml";
+        // scripts/setup-postgres.sh installs the peer, and with it this file.
+        let text = std::fs::read_to_string(path).expect("the peer's example queries.yaml");
+        let specs = parse(path, &text).expect("the peer's example must parse");
+        assert!(specs.len() >= 5);
+    }
+
+    #[test]
+    fn errors_name_line_and_problem() {
+        let bad = "ok_query:\n  query: SELECT 1 AS x\n  metrics:\n    - x:\n        usage: GAUGE\nbad_query:\n  query: SELECT 1\n  metrics:\n    - y:\n        usage: GAUG\n";
+        let e = parse("f.yaml", bad).expect_err("bad usage");
+        assert_eq!(e.line, 10, "{e}");
+        assert!(e.to_string().starts_with("f.yaml:10:"), "{e}");
+        assert!(e.to_string().contains("GAUG"), "{e}");
+        let e = parse("f.yaml", "a:\n  metrics: []\n  query: SELECT 1\n").expect_err("empty");
+        assert!(e.to_string().contains("metrics is empty"), "{e}");
+        let e = parse(
+            "f.yaml",
+            "a:\n  query: x\n  metrics:\n    - m:\n        usage: MAPPEDMETRIC\n",
+        )
+        .expect_err("mapping");
+        assert!(e.to_string().contains("needs a mapping"), "{e}");
+        let e = parse("f.yaml", "a: [unclosed\n").expect_err("yaml");
+        assert_eq!(e.file, "f.yaml");
+        let e = parse(
+            "f.yaml",
+            "a:\n  query: x\n  timeout: soon\n  metrics:\n    - m:\n        usage: GAUGE\n",
+        )
+        .expect_err("timeout");
+        assert!(e.to_string().contains("timeout"), "{e}");
+    }
+
+    #[test]
+    fn values_convert_like_the_peer() {
+        assert_eq!(to_f64(Some("42")), Some(42.0));
+        assert_eq!(to_f64(Some("t")), Some(1.0));
+        assert!(to_f64(None).is_some_and(f64::is_nan));
+        assert_eq!(to_f64(Some("1970-01-02 00:00:01+00")), Some(86_401.0));
+        assert_eq!(
+            to_f64(Some("2024-03-01 12:00:00.5+02")),
+            Some(1_709_287_200.5)
+        );
+        assert_eq!(to_f64(Some("abc")), None);
+        assert_eq!(duration_ms(Some("1m30s")), Some(90_000.0));
+        assert_eq!(duration_ms(Some("250ms")), Some(250.0));
+        assert_eq!(duration_ms(Some("00:00:01.5")), Some(1500.0));
+        assert_eq!(duration_ms(Some("1 day 00:00:01")), Some(86_401_000.0));
+    }
+
+    #[test]
+    fn versions() {
+        let r = VersionRange::parse(">=10.0.0 <16").expect("range");
+        assert!(r.matches(150_004));
+        assert!(!r.matches(160_000));
+        assert!(!r.matches(90_605));
+        assert!(VersionRange::parse(">=9.6.0").expect("r").matches(90_605));
+    }
+
+    #[test]
+    fn rows_become_families_with_unknown_columns_untyped() {
+        let specs = parse(
+            "q",
+            "pg_t:\n  query: x\n  metrics:\n    - mode:\n        usage: LABEL\n    - n:\n        usage: COUNTER\n        description: d\n    - st:\n        usage: MAPPEDMETRIC\n        mapping: {up: 1, down: 0}\n",
+        )
+        .expect("spec");
+        let rows = Rows {
+            columns: vec!["mode".into(), "n".into(), "st".into(), "extra".into()],
+            rows: vec![vec![
+                Some("a".into()),
+                Some("3".into()),
+                Some("up".into()),
+                Some("7".into()),
+            ]],
+        };
+        let mut out = FamilySet::default();
+        let dropped = rows_to_families(
+            &specs[0],
+            &rows,
+            &[("server".into(), "s:1".into())],
+            Some("db1"),
+            &mut out,
+        );
+        assert_eq!(dropped, 0);
+        let fams = out.into_families();
+        let n = fams.iter().find(|f| f.name == "pg_t_n").expect("n");
+        assert_eq!(n.kind, MetricKind::Counter);
+        assert_eq!(n.samples[0].value, 3.0);
+        let labels: Vec<&str> = n.samples[0]
+            .labels
+            .iter()
+            .map(|(k, _)| k.as_ref())
+            .collect();
+        assert_eq!(labels, ["server", "datname", "mode"]);
+        assert_eq!(
+            fams.iter()
+                .find(|f| f.name == "pg_t_st")
+                .map(|f| f.samples[0].value),
+            Some(1.0)
+        );
+        let extra = fams.iter().find(|f| f.name == "pg_t_extra").expect("extra");
+        assert_eq!(extra.kind, MetricKind::Untyped);
+    }
+}
