@@ -97,3 +97,15 @@ if ! "$PY" -c 'import pgserver' 2>/dev/null; then
   log "installing the pgserver wheel"
   "$PY" -m pip install --quiet pgserver
 fi
+# The wheel lives under root's home, which the unprivileged test server cannot
+# read: keep a copy of it where every user can. The binaries find their
+# libraries through the rpath $ORIGIN/../../../pgserver.libs, so the copy keeps
+# the wheel's layout.
+PG16_DIR=${SIDEWATCH_PG16_DIR:-/opt/sidewatch/pg16}
+if [ ! -x "$PG16_DIR/pgserver/pginstall/bin/postgres" ]; then
+  site=$("$PY" -c 'import os, pgserver; print(os.path.dirname(os.path.dirname(pgserver.__file__)))' 2>/dev/null)
+  $SUDO rm -rf "$PG16_DIR"
+  $SUDO mkdir -p "$PG16_DIR"
+  $SUDO cp -a "$site/pgserver" "$site/pgserver.libs" "$PG16_DIR/"
+  $SUDO chmod -R a+rX "$PG16_DIR"
+fi

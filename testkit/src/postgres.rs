@@ -18,6 +18,15 @@ pub fn default_bin_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"))
 }
 
+/// PostgreSQL 16 (with pgvector 0.6) from the pgserver wheel, copied by
+/// scripts/setup-postgres.sh where an unprivileged server can run it;
+/// `SIDEWATCH_PG16_BIN` overrides.
+pub fn pg16_bin_dir() -> PathBuf {
+    std::env::var_os("SIDEWATCH_PG16_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/sidewatch/pg16/pgserver/pginstall/bin"))
+}
+
 pub struct Postgres {
     pub port: u16,
     bin_dir: PathBuf,
@@ -128,6 +137,16 @@ impl Postgres {
             "postgresql://postgres@127.0.0.1:{}/{db}?sslmode=disable",
             self.port
         )
+    }
+
+    /// The directory of the server's Unix socket.
+    pub fn socket_dir(&self) -> PathBuf {
+        self.dir.path().join("sock")
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        self.service.log()
     }
 
     pub fn data_dir(&self) -> PathBuf {

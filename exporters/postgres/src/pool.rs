@@ -264,13 +264,35 @@ impl Pool {
         }
     }
 
-    /// A permit for one more connection: free ones first, else close the
-    /// least recently used idle connection to another database and wait for
-    /// its socket to close.
+    /// A permit for one more connection: a free one, else close the least
+    /// recently used idle connection to another database and take its permit
+    /// once its socket is closed. Connections other collectors are using
+    /// become idle as they move on, so this retries until the connect timeout.
     async fn permit(&self, database: &str) -> Result<OwnedSemaphorePermit, PgError> {
-        if let Ok(p) = Arc::clone(&self.permits).try_acquire_owned() {
-            return Ok(p);
+        let started = tokio::time::Instant::now();
+        loop {
+            if let Ok(p) = Arc::clone(&self.permits).try_acquire_owned() {
+                return Ok(p);
+            }
+            self.evict_idle(database);
+            let left = self
+                .settings
+                .connect_timeout
+                .saturating_sub(started.elapsed());
+            if left.is_zero() {
+                return Err(PgError::Exhausted(self.settings.max_connections));
+            }
+            let wait = left.min(Duration::from_millis(25));
+            if let Ok(Ok(p)) =
+                tokio::time::timeout(wait, Arc::clone(&self.permits).acquire_owned()).await
+            {
+                return Ok(p);
+            }
         }
+    }
+
+    /// Closes the least recently used idle connection to another database.
+    fn evict_idle(&self, database: &str) {
         let mut candidates: Vec<(u64, Arc<Slot>)> = self
             .slots
             .lock()
@@ -284,15 +306,9 @@ impl Pool {
             if let Ok(mut held) = slot.conn.try_lock() {
                 if held.as_ref().is_some_and(|c| Arc::strong_count(c) == 1) {
                     *held = None;
-                    break;
+                    return;
                 }
             }
-        }
-        // Bounded by the caller's scrape deadline (the engine aborts the task).
-        let wait = self.settings.connect_timeout;
-        match tokio::time::timeout(wait, Arc::clone(&self.permits).acquire_owned()).await {
-            Ok(Ok(p)) => Ok(p),
-            _ => Err(PgError::Exhausted(self.settings.max_connections)),
         }
     }
 

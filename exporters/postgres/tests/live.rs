@@ -1,0 +1,474 @@
+//! sidewatch-postgres against real PostgreSQL: values equal the server's own
+//! answers, every database, custom queries, config errors, /probe, scale.
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use sidewatch_testkit::postgres::pg16_bin_dir;
+use sidewatch_testkit::{http_get, http_get_query, Exposition, Postgres};
+use support::*;
+
+#[test]
+fn values_equal_the_servers_answers() {
+    let pg = postgres();
+    pg.psql("postgres", "CREATE DATABASE app");
+    pg.psql("app", "CREATE TABLE t (id int primary key, v text)");
+    pg.psql(
+        "app",
+        "INSERT INTO t SELECT g, 'x' FROM generate_series(1, 100) g",
+    );
+    pg.psql("app", "DELETE FROM t WHERE id <= 30");
+    pg.psql("app", "UPDATE t SET v = 'y' WHERE id <= 40");
+    let e = exporter(&pg, "app", &[]);
+    let text = scrape_text(&e);
+    let x = Exposition::parse(&text);
+
+    assert_eq!(x.value("pg_up", &[]), Some(1.0));
+    let server = format!("127.0.0.1:{}", pg.port);
+    assert_eq!(
+        x.value(
+            "pg_database_size_bytes",
+            &[("datname", "app"), ("server", &server)]
+        ),
+        Some(number(&pg, "app", "SELECT pg_database_size('app')"))
+    );
+    assert_eq!(
+        x.value("pg_settings_max_connections", &[]),
+        Some(number(&pg, "app", "SHOW max_connections"))
+    );
+    assert_eq!(
+        x.value("pg_settings_shared_buffers_bytes", &[]),
+        Some(number(
+            &pg,
+            "app",
+            "SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers'"
+        ))
+    );
+    assert_eq!(
+        x.value("pg_settings_fsync", &[]),
+        Some(0.0),
+        "testkit runs with fsync=off"
+    );
+    let t = [
+        ("datname", "app"),
+        ("schemaname", "public"),
+        ("relname", "t"),
+    ];
+    assert_eq!(x.value("pg_stat_user_tables_n_tup_ins", &t), Some(100.0));
+    assert_eq!(x.value("pg_stat_user_tables_n_tup_del", &t), Some(30.0));
+    assert_eq!(x.value("pg_stat_user_tables_n_tup_upd", &t), Some(10.0));
+    assert_eq!(x.value("pg_stat_user_tables_n_live_tup", &t), Some(70.0));
+    assert_eq!(
+        x.value("pg_stat_user_tables_table_size_bytes", &t),
+        Some(number(&pg, "app", "SELECT pg_table_size('t')"))
+    );
+    assert_eq!(
+        x.value("pg_stat_database_tup_inserted", &[("datname", "app")]),
+        Some(number(
+            &pg,
+            "app",
+            "SELECT tup_inserted FROM pg_stat_database WHERE datname = 'app'"
+        ))
+    );
+    assert!(x
+        .value("pg_statio_user_tables_heap_blocks_hit", &t)
+        .is_some());
+    assert_eq!(
+        x.value("pg_wal_segments", &[]),
+        Some(number(&pg, "app", "SELECT count(*) FROM pg_ls_waldir()"))
+    );
+    let version = pg.psql("app", "SELECT version()");
+    let num = number(&pg, "app", "SHOW server_version_num") as u32;
+    let short = format!("{}.{}.0", num / 10_000, num % 10_000);
+    assert_eq!(
+        x.value("pg_static", &[("short_version", &short)]),
+        Some(1.0)
+    );
+    assert!(
+        text.contains(&format!("version=\"{version}\"")),
+        "pg_static carries version()"
+    );
+    // Every default collector answered.
+    for (labels, v) in x.samples("pg_scrape_collector_success") {
+        assert_eq!(v, 1.0, "{labels:?}\n{}", e.log());
+    }
+    // Types as the peer's: counters without _total are counters in text 0.0.4.
+    assert_eq!(
+        x.types.get("pg_stat_database_blks_hit").map(String::as_str),
+        Some("counter")
+    );
+    assert_eq!(
+        x.types
+            .get("pg_stat_database_active_time")
+            .map(String::as_str),
+        Some("untyped")
+    );
+}
+
+#[test]
+fn every_database_once_with_datname() {
+    let pg = postgres();
+    for (db, rows) in [("a", 3), ("b", 5), ("c", 7)] {
+        pg.psql("postgres", &format!("CREATE DATABASE {db}"));
+        pg.psql(db, "CREATE TABLE items (id int)");
+        pg.psql(
+            db,
+            &format!("INSERT INTO items SELECT generate_series(1, {rows})"),
+        );
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let queries = file(
+        &dir,
+        "q.yaml",
+        "app_items:\n  all_databases: true\n  query: SELECT count(*) AS rows FROM items\n  metrics:\n    - rows:\n        usage: GAUGE\n        description: rows in items\n",
+    );
+    let e = exporter(
+        &pg,
+        "postgres",
+        &[
+            "--auto-discover-databases",
+            "--exclude-databases=c",
+            "--pg.max-connections=2",
+            &format!("--extend.query-path={queries}"),
+        ],
+    );
+    let text = scrape_text(&e);
+    let x = Exposition::parse(&text);
+    for (db, rows) in [("a", 3.0), ("b", 5.0)] {
+        let t = [("datname", db), ("relname", "items")];
+        assert_eq!(
+            x.value("pg_stat_user_tables_n_tup_ins", &t),
+            Some(rows),
+            "{db}\n{}",
+            e.log()
+        );
+        assert_eq!(
+            x.value("app_items_rows", &[("datname", db)]),
+            Some(rows),
+            "{db}"
+        );
+    }
+    assert!(x
+        .value("pg_stat_user_tables_n_tup_ins", &[("datname", "c")])
+        .is_none());
+    assert!(x.value("app_items_rows", &[("datname", "c")]).is_none());
+    // The DSN's database has no items table: that database fails alone.
+    assert_eq!(success(&x, "app_items"), Some(1.0));
+    // No series twice.
+    let mut lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.rsplit_once(' ').map(|p| p.0).unwrap_or(l))
+        .collect();
+    let n = lines.len();
+    lines.sort_unstable();
+    lines.dedup();
+    assert_eq!(lines.len(), n, "duplicate series");
+    // Three databases visited with at most two connections.
+    for _ in 0..5 {
+        scrape(&e);
+        assert!(exporter_connections(&pg) <= 2);
+    }
+}
+
+const CUSTOM: &str = r#"
+app_good:
+  query: "SELECT 'a' AS kind, count(*) AS n, 'up' AS state, '1m30s' AS age FROM t"
+  cache_seconds: 0
+  metrics:
+    - kind: {usage: LABEL, description: "kind"}
+    - n: {usage: COUNTER, description: "rows"}
+    - state: {usage: MAPPEDMETRIC, description: "state", mapping: {up: 1, down: 0}}
+    - age: {usage: DURATION, description: "age"}
+app_syntax:
+  query: "SELEC 1 AS x"
+  metrics:
+    - x: {usage: GAUGE, description: "x"}
+app_missing:
+  query: "SELECT x FROM no_such_table"
+  metrics:
+    - x: {usage: GAUGE, description: "x"}
+app_slow:
+  query: "SELECT 1 AS x FROM pg_sleep(5)"
+  timeout: 300ms
+  metrics:
+    - x: {usage: GAUGE, description: "x"}
+app_capped:
+  query: "SELECT g::text AS id, g AS v FROM generate_series(1, 50) g"
+  max_series: 10
+  metrics:
+    - id: {usage: LABEL, description: "id"}
+    - v: {usage: GAUGE, description: "v"}
+app_cached:
+  query: "SELECT count(*) AS n FROM t"
+  cache_seconds: 3600
+  metrics:
+    - n: {usage: GAUGE, description: "cached rows"}
+"#;
+
+#[test]
+fn broken_custom_queries_fail_alone() {
+    let pg = postgres();
+    pg.psql(
+        "postgres",
+        "CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2), (3)",
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let q = file(&dir, "queries.yaml", CUSTOM);
+    let e = exporter(
+        &pg,
+        "postgres",
+        &[&format!("--extend.query-path={q}"), "--scrape.timeout=3s"],
+    );
+    let started = Instant::now();
+    let x = scrape(&e);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let k = [("kind", "a")];
+    assert_eq!(x.value("app_good_n", &k), Some(3.0));
+    assert_eq!(
+        x.types.get("app_good_n").map(String::as_str),
+        Some("counter")
+    );
+    assert_eq!(x.value("app_good_state", &k), Some(1.0));
+    assert_eq!(x.value("app_good_age_milliseconds", &k), Some(90_000.0));
+    assert_eq!(success(&x, "app_good"), Some(1.0));
+    for broken in ["app_syntax", "app_missing", "app_slow"] {
+        assert_eq!(success(&x, broken), Some(0.0), "{broken}");
+    }
+    assert_eq!(x.samples("app_capped_v").len(), 10);
+    // Built-in collectors are unaffected.
+    assert_eq!(success(&x, "stat_database"), Some(1.0));
+    assert_eq!(x.value("pg_up", &[]), Some(1.0));
+    let log = e.log();
+    assert!(
+        log.contains("app_syntax") && log.contains("syntax error"),
+        "{log}"
+    );
+    assert!(log.contains("no_such_table"), "{log}");
+    assert!(
+        log.contains("canceling statement due to statement timeout"),
+        "{log}"
+    );
+    assert!(log.contains("max_series"), "{log}");
+    // cache_seconds: a cached result does not see new rows.
+    assert_eq!(x.value("app_cached_n", &[]), Some(3.0));
+    pg.psql("postgres", "INSERT INTO t VALUES (4)");
+    let x = scrape(&e);
+    assert_eq!(x.value("app_cached_n", &[]), Some(3.0));
+    assert_eq!(x.value("app_good_n", &k), Some(4.0));
+}
+
+#[test]
+fn bad_configuration_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let bad = file(&dir, "bad.yaml", "ok:\n  query: SELECT 1 AS x\n  metrics:\n    - x:\n        usage: GAUGE\nbroken:\n  query: SELECT 1\n  metrics:\n    - y:\n        usage: SOMETIMES\n");
+    let good = file(&dir, "good.yaml", CUSTOM);
+    let run = |args: &[&str], dsn: &str| {
+        Command::new(bin())
+            .args(args)
+            .env("DATA_SOURCE_NAME", dsn)
+            .output()
+            .expect("run")
+    };
+    let dsn = "postgresql://u@127.0.0.1:1/db";
+    let out = run(
+        &["--config.check", &format!("--extend.query-path={bad}")],
+        dsn,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("{bad}:10:")) && err.contains("SOMETIMES"),
+        "{err}"
+    );
+    // The same file refuses to start the server too.
+    let out = run(&[&format!("--extend.query-path={bad}")], dsn);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(
+        &["--config.check", &format!("--extend.query-path={good}")],
+        dsn,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A bad DSN names the variable, never the password.
+    let out = run(
+        &["--config.check"],
+        "host=h port=oops password=hunter2secret",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("DATA_SOURCE_NAME") && !err.contains("hunter2secret"),
+        "{err}"
+    );
+    let out = run(
+        &["--config.check", "--extend.query-path=/nonexistent.yaml"],
+        dsn,
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn probe_scrapes_another_server_with_an_auth_module() {
+    let pg = postgres();
+    pg.psql(
+        "postgres",
+        "CREATE ROLE mon LOGIN PASSWORD 'pw' IN ROLE pg_monitor",
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = file(
+        &dir,
+        "postgres_exporter.yml",
+        "auth_modules:\n  mon:\n    type: userpass\n    userpass:\n      username: mon\n      password: pw\n    options:\n      sslmode: disable\n",
+    );
+    // No DATA_SOURCE_NAME: /probe only.
+    let e = sidewatch_testkit::Exporter::start_unchecked(bin(), &[&format!("--config.file={cfg}")]);
+    assert!(e.wait_listening());
+    let target = format!("127.0.0.1:{}/postgres", pg.port);
+    let body = http_get_query(
+        &e.url("/probe"),
+        &[("target", &target), ("auth_module", "mon")],
+    )
+    .expect("probe");
+    let x = Exposition::parse(&body);
+    assert_eq!(x.value("pg_up", &[]), Some(1.0));
+    assert_eq!(
+        x.value("pg_database_size_bytes", &[("datname", "postgres")]),
+        Some(number(
+            &pg,
+            "postgres",
+            "SELECT pg_database_size('postgres')"
+        ))
+    );
+    let unknown = http_get_query(
+        &e.url("/probe"),
+        &[("target", &target), ("auth_module", "nope")],
+    );
+    assert!(unknown.is_err_and(|s| s.contains("400")));
+    // The probe's connection is closed afterwards.
+    wait_for("probe connection to close", || {
+        number(
+            &pg,
+            "postgres",
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = 'mon'",
+        ) == 0.0
+    });
+    // /metrics still answers, with no target.
+    assert!(http_get(&e.url("/metrics")).is_ok());
+}
+
+#[test]
+fn two_thousand_tables_stay_within_deadline_and_cap() {
+    let pg = postgres();
+    pg.psql(
+        "postgres",
+        "DO $$ BEGIN FOR i IN 1..2000 LOOP EXECUTE format('CREATE TABLE t%s (id int)', i); END LOOP; END $$",
+    );
+    let e = exporter(
+        &pg,
+        "postgres",
+        &["--scrape.timeout=8s", "--scrape.series-limit=20000"],
+    );
+    let started = Instant::now();
+    let x = scrape(&e);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(9), "scrape took {took:?}");
+    assert_eq!(success(&x, "stat_user_tables"), Some(1.0), "{}", e.log());
+    // 2,000 tables x 21 families = 42,000 series: the cap keeps 20,000.
+    let kept: usize = x
+        .scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric.starts_with("pg_stat_user_tables_"))
+        .count();
+    assert_eq!(kept, 20_000);
+    assert_eq!(
+        x.value(
+            "pg_scrape_collector_dropped_series_total",
+            &[("collector", "stat_user_tables")]
+        ),
+        Some(22_000.0)
+    );
+    let d = x
+        .value(
+            "pg_scrape_collector_duration_seconds",
+            &[("collector", "stat_user_tables")],
+        )
+        .unwrap_or(f64::NAN);
+    println!(
+        "2000 tables: scrape {took:?}, stat_user_tables {d:.3}s, {} series",
+        x.scrape.samples.len()
+    );
+}
+
+#[test]
+fn postgres_16_from_the_wheel() {
+    let pg = Postgres::start_with(&pg16_bin_dir(), &[]);
+    pg.psql("postgres", "CREATE EXTENSION vector");
+    pg.psql(
+        "postgres",
+        "CREATE TABLE items (id int, embedding vector(4))",
+    );
+    pg.psql(
+        "postgres",
+        "INSERT INTO items SELECT g, ARRAY[g, g, g, g]::vector FROM generate_series(1, 200) g",
+    );
+    pg.psql(
+        "postgres",
+        "CREATE INDEX items_hnsw ON items USING hnsw (embedding vector_l2_ops)",
+    );
+    let e = exporter(&pg, "postgres", &[]);
+    let x = scrape(&e);
+    assert_eq!(x.value("pg_up", &[]), Some(1.0));
+    let v = number(&pg, "postgres", "SHOW server_version_num");
+    assert!((160_000.0..170_000.0).contains(&v));
+    for (labels, ok) in x.samples("pg_scrape_collector_success") {
+        assert_eq!(ok, 1.0, "{labels:?}\n{}", e.log());
+    }
+    let version = pg.psql(
+        "postgres",
+        "SELECT extversion FROM pg_extension WHERE extname = 'vector'",
+    );
+    assert!(version.starts_with("0.6"), "{version}");
+    assert_eq!(
+        x.value(
+            "pg_vector_extension_info",
+            &[("extension", "vector"), ("version", &version)]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        x.value(
+            "pg_vector_index_size_bytes",
+            &[("indexrelname", "items_hnsw"), ("method", "hnsw")]
+        ),
+        Some(number(
+            &pg,
+            "postgres",
+            "SELECT pg_relation_size('items_hnsw')"
+        ))
+    );
+    assert_eq!(
+        x.value(
+            "pg_vector_column_dimensions",
+            &[("relname", "items"), ("attname", "embedding")]
+        ),
+        Some(4.0)
+    );
+    assert!(x
+        .value("pg_stat_bgwriter_checkpoints_timed_total", &[])
+        .is_some());
+    assert!(x
+        .value(
+            "pg_stat_database_conflicts_confl_active_logicalslot",
+            &[("datname", "postgres")]
+        )
+        .is_some());
+}
