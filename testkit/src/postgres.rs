@@ -192,21 +192,26 @@ impl Postgres {
         &mut self.service
     }
 
+    /// Fast shutdown (SIGINT), as `pg_ctl stop` does: clients are
+    /// disconnected instead of waited for.
     pub fn stop(&mut self) {
-        self.service.stop();
+        self.service
+            .stop_with(rustix::process::Signal::INT, Duration::from_secs(20));
     }
 
     pub fn restart(&mut self) {
+        self.stop();
         self.service.restart().expect("restart postgres");
         self.wait_ready();
     }
 
+    /// SIGSTOP to the postmaster and every backend: a hung server.
     pub fn pause(&self) {
-        self.service.pause();
+        self.service.pause_group();
     }
 
     pub fn resume(&self) {
-        self.service.resume();
+        self.service.resume_group();
     }
 
     pub fn kill(&mut self) {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use rustix::process::{kill_process, Pid, Signal};
+use rustix::process::{kill_process, kill_process_group, Pid, Signal};
 
 /// How to (re)start a service, kept so it can be restarted as it was.
 pub struct Service {
@@ -93,6 +93,44 @@ impl Service {
         }
     }
 
+    /// Sends `signal` to the process, its process group and its direct
+    /// children (a server's workers, which may have sessions of their own).
+    pub fn signal_group(&self, signal: Signal) {
+        let Some(pid) = self.pid() else { return };
+        if let Some(p) = Pid::from_raw(pid as i32) {
+            let _ = kill_process_group(p, signal);
+            let _ = kill_process(p, signal);
+        }
+        for child in children_of(pid) {
+            if let Some(c) = Pid::from_raw(child as i32) {
+                let _ = kill_process(c, signal);
+            }
+        }
+    }
+
+    /// SIGSTOP to the whole process group: a server whose every process is
+    /// hung, sockets open, answering nothing.
+    pub fn pause_group(&self) {
+        self.signal_group(Signal::STOP);
+    }
+
+    /// SIGCONT after [`Service::pause_group`].
+    pub fn resume_group(&self) {
+        self.signal_group(Signal::CONT);
+    }
+
+    /// `signal` (e.g. SIGINT for PostgreSQL's fast shutdown), then as
+    /// [`Service::stop_within`].
+    pub fn stop_with(&mut self, signal: Signal, timeout: Duration) -> Option<ExitStatus> {
+        self.resume_group();
+        self.signal(signal);
+        let status = self.wait_exit(timeout);
+        if status.is_none() {
+            self.kill();
+        }
+        status
+    }
+
     /// SIGSTOP: the process keeps its sockets but answers nothing.
     pub fn pause(&self) {
         self.signal(Signal::STOP);
@@ -158,9 +196,30 @@ impl Service {
     }
 }
 
+/// Pids whose parent is `parent`, from /proc.
+fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    // The field after the parenthesised command name is the state, then ppid.
+                    let rest = s.rsplit_once(')')?.1;
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(parent)
+        })
+        .collect()
+}
+
 impl Drop for Service {
     fn drop(&mut self) {
-        self.resume();
+        self.resume_group();
         self.kill();
     }
 }
