@@ -15,7 +15,9 @@
 //!   `pg_vector_search_seconds_total{datname,operator}` from
 //!   pg_stat_statements: statement texts are read only for statements not
 //!   seen before, so a steady workload costs one text-free read per scrape
-//! - `pg_ruvector_memory_<field>{datname}` from `ruvector_memory_stats()` and
+//! - `pg_ruvector_<field>_bytes{datname}` from `ruvector_memory_stats()`
+//!   (RuVector reports megabytes; other fields keep their name as
+//!   `pg_ruvector_memory_<field>`) and
 //!   `pg_ruvector_healthy{datname}` from `ruvector_is_healthy()`, where they exist
 
 use std::collections::HashMap;
@@ -96,8 +98,39 @@ fn number(row: &[Option<String>], i: usize) -> Option<f64> {
     to_f64(row.get(i).and_then(|v| v.as_deref())).filter(|v| !v.is_nan())
 }
 
-/// The distance operator a statement text uses.
+/// The distance operator a search statement uses. Only statements that read
+/// or change data count: an extension's install script also names the
+/// operators (`CREATE OPERATOR <-> ...`).
 pub fn operator_of(query: &str) -> Option<&'static str> {
+    let mut rest = query.trim_start();
+    loop {
+        if let Some(r) = rest.strip_prefix("--") {
+            rest = r
+                .split_once('\n')
+                .map(|(_, r)| r)
+                .unwrap_or("")
+                .trim_start();
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            rest = r
+                .split_once("*/")
+                .map(|(_, r)| r)
+                .unwrap_or("")
+                .trim_start();
+        } else {
+            break;
+        }
+    }
+    let first = rest
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase();
+    if !matches!(
+        first.as_str(),
+        "SELECT" | "WITH" | "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "TABLE" | "VALUES"
+    ) {
+        return None;
+    }
     OPERATORS.iter().copied().find(|op| query.contains(op))
 }
 
@@ -253,8 +286,13 @@ impl VectorCollector {
                 .run(conn, "SELECT * FROM ruvector_memory_stats()", None)
                 .await?;
             for (field, v) in numeric_fields(&rows) {
+                // RuVector reports megabytes (`*_mb`); exposed in bytes.
+                let (name, v) = match field.strip_suffix("_mb") {
+                    Some(base) => (format!("pg_ruvector_{base}_bytes"), v * 1_048_576.0),
+                    None => (format!("pg_ruvector_memory_{field}"), v),
+                };
                 out.family(
-                    &format!("pg_ruvector_memory_{field}"),
+                    &name,
                     &format!("ruvector_memory_stats() field {field}, as RuVector reports it."),
                     MetricKind::Gauge,
                 )
@@ -312,7 +350,7 @@ impl VectorCollector {
                         &conn,
                         &format!(
                             "SELECT userid::text, dbid::text, queryid::text, query \
-                             FROM pg_stat_statements(true) WHERE queryid IN ({list})"
+                             FROM pg_stat_statements(true) WHERE queryid = ANY('{{{list}}}'::bigint[])"
                         ),
                         None,
                     )
@@ -442,9 +480,17 @@ mod tests {
             Some("<->")
         );
         assert_eq!(operator_of("SELECT 1 - (e <=> $1)"), Some("<=>"));
-        assert_eq!(operator_of("ORDER BY e <#> $1"), Some("<#>"));
-        assert_eq!(operator_of("ORDER BY e <+> $1"), Some("<+>"));
+        assert_eq!(operator_of("SELECT 1 ORDER BY e <#> $1"), Some("<#>"));
+        assert_eq!(operator_of("SELECT 1 ORDER BY e <+> $1"), Some("<+>"));
         assert_eq!(operator_of("SELECT a < b"), None);
+        assert_eq!(
+            operator_of("-- vector operators\n\nCREATE OPERATOR <-> (LEFTARG = vector)"),
+            None
+        );
+        assert_eq!(
+            operator_of("/* app */ WITH q AS (SELECT 1) SELECT e <-> $1 FROM t"),
+            Some("<->")
+        );
     }
 
     #[test]
