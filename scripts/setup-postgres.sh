@@ -78,7 +78,7 @@ if [ ! -e "$EXT_DIR/ruvector.control" ]; then
     rm -rf "$build"; cp -r "$crate" "$build"
     stage="$CACHE/ruvector-stage"; rm -rf "$stage"; mkdir -p "$stage"
     log "building RuVector $RUVECTOR_VERSION (several minutes, cached afterwards)"
-    (cd "$build" && CARGO_TARGET_DIR="$CACHE/ruvector-target" \
+    (cd "$build" && CARGO_TARGET_DIR="$CACHE/ruvector-target" CARGO_TERM_QUIET=true \
        cargo pgrx package --no-default-features --features pg15 \
        --pg-config "$PG_CONFIG" --out-dir "$stage" >/dev/null)
     # The package ships no versioned install script; the crate's own sql/ files are it.

@@ -46,6 +46,13 @@ if ! cargo nextest --version >/dev/null 2>&1; then
 fi
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
+# --- PostgreSQL extras: the peer, pgvector, RuVector, PostgreSQL 16 ---------
+# Built in the background while the workspace compiles (RuVector takes
+# minutes the first time; later runs use the cache).
+setup_log=$(mktemp)
+bash scripts/setup-postgres.sh >"$setup_log" 2>&1 &
+setup_pid=$!
+
 # --- checks ----------------------------------------------------------------
 log "cargo fmt --check"
 cargo fmt --all -- --check
@@ -53,5 +60,12 @@ log "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 log "building"
 cargo build --workspace --all-targets --quiet
+log "waiting for scripts/setup-postgres.sh"
+if ! wait "$setup_pid"; then
+  cat "$setup_log" >&2
+  echo "scripts/setup-postgres.sh failed" >&2
+  exit 1
+fi
+grep '^==>' "$setup_log" >&2 || true
 log "tests"
 cargo nextest run --workspace --no-fail-fast --profile ci
