@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""sidewatch-postgres vs postgres_exporter, side by side, interleaved, in one run.
+
+A throwaway PostgreSQL 15 cluster is created with DATABASES databases of
+TABLES tables each. Two scenarios run, each with both exporters on the same
+cluster, scrapes alternating between them:
+
+  default    default collectors of each, watching one database
+  alldbs     the same custom queries file in every database: sidewatch's
+             --auto-discover-databases vs the peer's --auto-discover-databases,
+             default metrics off in both
+
+Reported per exporter: median / p90 scrape latency, CPU per scrape
+(utime+stime / scrapes), resident memory after the run and its peak.
+
+Usage: bench/postgres.py SIDEWATCH_BINARY [--scrapes N] [--databases N] [--tables N]
+Run as root (the server runs as the postgres user) or as a user that can run initdb.
+"""
+import argparse
+import os
+import pwd
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from node import cpu_seconds, free_port, memory_kib, scrape  # noqa: E402
+
+PG_BIN = os.environ.get("SIDEWATCH_PG_BIN", "/usr/lib/postgresql/15/bin")
+QUERIES = """\
+app_tables:
+  query: |
+    SELECT current_database() AS datname, schemaname, relname,
+           seq_scan, n_live_tup, n_dead_tup, n_tup_ins
+    FROM pg_stat_user_tables
+  metrics:
+    - datname: {usage: LABEL, description: "database"}
+    - schemaname: {usage: LABEL, description: "schema"}
+    - relname: {usage: LABEL, description: "table"}
+    - seq_scan: {usage: COUNTER, description: "sequential scans"}
+    - n_live_tup: {usage: GAUGE, description: "live rows"}
+    - n_dead_tup: {usage: GAUGE, description: "dead rows"}
+    - n_tup_ins: {usage: COUNTER, description: "rows inserted"}
+"""
+
+
+def run_as_postgres():
+    if os.geteuid() != 0:
+        return {}
+    pw = pwd.getpwnam("postgres")
+
+    def demote():
+        os.setgid(pw.pw_gid)
+        os.setuid(pw.pw_uid)
+    return {"preexec_fn": demote}
+
+
+def psql(port, db, sql):
+    subprocess.run(["psql", "-X", "-q", "-h", "127.0.0.1", "-U", "postgres", "-p", str(port),
+                    "-d", db, "-v", "ON_ERROR_STOP=1", "-c", sql], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def start_cluster(root, databases, tables):
+    data = os.path.join(root, "data")
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+    subprocess.run([f"{PG_BIN}/initdb", "-D", data, "-U", "postgres", "--auth=trust", "--no-sync"],
+                   check=True, stdout=subprocess.DEVNULL, **run_as_postgres())
+    port = free_port()
+    server = subprocess.Popen([f"{PG_BIN}/postgres", "-D", data, "-p", str(port), "-k", root,
+                               "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+                               "-c", "max_connections=200"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **run_as_postgres())
+    for _ in range(100):
+        if subprocess.run(["psql", "-X", "-h", "127.0.0.1", "-U", "postgres", "-p", str(port),
+                           "-d", "postgres", "-c", "SELECT 1"], capture_output=True).returncode == 0:
+            break
+        time.sleep(0.1)
+    for i in range(databases):
+        db = f"bench{i}"
+        psql(port, "postgres", f"CREATE DATABASE {db}")
+        psql(port, db, f"DO $$ BEGIN FOR i IN 1..{tables} LOOP "
+                       f"EXECUTE format('CREATE TABLE t%s (id int); INSERT INTO t%s VALUES (1)', i, i); "
+                       f"END LOOP; END $$")
+    return server, port
+
+
+def start(name, argv, env, log):
+    port = free_port()
+    proc = subprocess.Popen(argv + [f"--web.listen-address=127.0.0.1:{port}"],
+                            stdout=log, stderr=log, env=env)
+    url = f"http://127.0.0.1:{port}/metrics"
+    for _ in range(200):
+        try:
+            scrape(url)
+            return proc, url
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    log.seek(0)
+    sys.exit(f"{name} did not start:\n{log.read().decode(errors='replace')[-2000:]}")
+
+
+def measure(exporters, scrapes, warmup):
+    for _ in range(warmup):
+        for _, url in exporters.values():
+            scrape(url)
+    cpu0 = {n: cpu_seconds(p.pid) for n, (p, _) in exporters.items()}
+    lat = {n: [] for n in exporters}
+    size = {}
+    for _ in range(scrapes):
+        for n, (_, url) in exporters.items():
+            t, size[n] = scrape(url)
+            lat[n].append(t)
+    cpu = {n: cpu_seconds(p.pid) - cpu0[n] for n, (p, _) in exporters.items()}
+    mem = {n: memory_kib(p.pid) for n, (p, _) in exporters.items()}
+    return lat, cpu, mem, size
+
+
+def report(title, exporters, lat, cpu, mem, size, scrapes):
+    print(f"### {title}")
+    print()
+    print("| exporter | median latency ms | p90 latency ms | CPU ms / scrape | RSS MiB | peak RSS MiB | body bytes |")
+    print("|---|---|---|---|---|---|---|")
+    for n in exporters:
+        ls = sorted(lat[n])
+        print(f"| {n} | {statistics.median(ls) * 1000:.2f} | {ls[int(len(ls) * 0.9)] * 1000:.2f} | "
+              f"{cpu[n] * 1000 / scrapes:.3f} | {mem[n]['VmRSS'] / 1024:.1f} | "
+              f"{mem[n]['VmHWM'] / 1024:.1f} | {size[n]} |")
+    a, b = list(exporters)
+    print()
+    print(f"ratios {a}/{b}: memory {mem[a]['VmRSS'] / mem[b]['VmRSS']:.2f}, "
+          f"CPU per scrape {cpu[a] / max(cpu[b], 1e-9):.2f}, "
+          f"median latency {statistics.median(lat[a]) / statistics.median(lat[b]):.2f} "
+          f"(targets: <= 0.25, <= 0.33, <= 0.50)")
+    print()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("sidewatch")
+    ap.add_argument("--scrapes", type=int, default=200)
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--databases", type=int, default=10)
+    ap.add_argument("--tables", type=int, default=50)
+    args = ap.parse_args()
+    peer = shutil.which("prometheus-postgres-exporter") or shutil.which("postgres_exporter")
+    if not peer:
+        sys.exit("prometheus-postgres-exporter is not installed")
+    root = tempfile.mkdtemp(prefix="sidewatch-bench-pg")
+    server, port = start_cluster(root, args.databases, args.tables)
+    queries = os.path.join(root, "queries.yaml")
+    with open(queries, "w") as f:
+        f.write(QUERIES)
+    os.chmod(root, 0o755)
+    os.chmod(queries, 0o644)
+    env = dict(os.environ,
+               DATA_SOURCE_NAME=f"postgresql://postgres@127.0.0.1:{port}/bench0?sslmode=disable")
+    log = tempfile.TemporaryFile()
+    print(f"{args.scrapes} interleaved scrapes each, after {args.warmup} warm-up scrapes; "
+          f"{args.databases} databases x {args.tables} tables; {os.cpu_count()} CPUs; "
+          f"{time.strftime('%Y-%m-%d')}")
+    print()
+    scenarios = [
+        ("default collectors, one database", [], []),
+        (f"custom queries in all {args.databases} databases",
+         ["--auto-discover-databases", "--disable-default-metrics", "--disable-settings-metrics",
+          f"--extend.query-path={queries}", "--no-collector.vector"],
+         ["--auto-discover-databases", "--disable-default-metrics", "--disable-settings-metrics",
+          f"--extend.query-path={queries}", "--no-collector.database", "--no-collector.bgwriter",
+          "--exclude-databases=postgres"]),
+    ]
+    try:
+        for title, ours, theirs in scenarios:
+            exporters = {
+                "sidewatch-postgres": start("sidewatch-postgres",
+                                            [args.sidewatch] + ours + ["--exclude-databases=postgres"]
+                                            if ours else [args.sidewatch], env, log),
+                "postgres_exporter": start("postgres_exporter", [peer] + theirs, env, log),
+            }
+            try:
+                lat, cpu, mem, size = measure(exporters, args.scrapes, args.warmup)
+            finally:
+                for p, _ in exporters.values():
+                    p.terminate()
+                    p.wait(10)
+            report(title, exporters, lat, cpu, mem, size, args.scrapes)
+    finally:
+        server.send_signal(2)  # fast shutdown
+        server.wait(60)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
