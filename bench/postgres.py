@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from node import cpu_seconds, free_port, memory_kib, scrape  # noqa: E402
@@ -165,30 +166,40 @@ def main():
           f"{args.databases} databases x {args.tables} tables; {os.cpu_count()} CPUs; "
           f"{time.strftime('%Y-%m-%d')}")
     print()
+    alldbs = ["--auto-discover-databases", "--disable-default-metrics", "--disable-settings-metrics",
+              f"--extend.query-path={queries}", "--exclude-databases=postgres"]
+    peer_alldbs = alldbs + ["--no-collector.database", "--no-collector.bgwriter"]
+    # The peer's own default families only (its 0.11 defaults): sidewatch's
+    # per-table and vector collectors off, so both do the same work.
+    same = ["--no-collector.stat_user_tables", "--no-collector.statio_user_tables",
+            "--no-collector.vector", "--no-collector.wal", "--no-collector.stat_progress_vacuum",
+            "--no-collector.replication", "--no-collector.replication_slot"]
     scenarios = [
-        ("default collectors, one database", [], []),
-        (f"custom queries in all {args.databases} databases",
-         ["--auto-discover-databases", "--disable-default-metrics", "--disable-settings-metrics",
-          f"--extend.query-path={queries}", "--no-collector.vector"],
-         ["--auto-discover-databases", "--disable-default-metrics", "--disable-settings-metrics",
-          f"--extend.query-path={queries}", "--no-collector.database", "--no-collector.bgwriter",
-          "--exclude-databases=postgres"]),
+        ("default collectors of each, one database", [], []),
+        ("the peer's default families only, one database", same, []),
+        (f"custom queries in all {args.databases} databases, sidewatch at its default 3 connections",
+         alldbs + ["--no-collector.vector"], peer_alldbs),
+        (f"custom queries in all {args.databases} databases, sidewatch allowed as many connections as the peer holds",
+         alldbs + ["--no-collector.vector", f"--pg.max-connections={args.databases}"], peer_alldbs),
     ]
     try:
         for title, ours, theirs in scenarios:
             exporters = {
-                "sidewatch-postgres": start("sidewatch-postgres",
-                                            [args.sidewatch] + ours + ["--exclude-databases=postgres"]
-                                            if ours else [args.sidewatch], env, log),
+                "sidewatch-postgres": start("sidewatch-postgres", [args.sidewatch] + ours, env, log),
                 "postgres_exporter": start("postgres_exporter", [peer] + theirs, env, log),
             }
             try:
                 lat, cpu, mem, size = measure(exporters, args.scrapes, args.warmup)
+                with urllib.request.urlopen(exporters["sidewatch-postgres"][1]) as r:
+                    durations = "\n".join(l for l in r.read().decode().splitlines()
+                                          if l.startswith("pg_scrape_collector_duration"))
             finally:
                 for p, _ in exporters.values():
                     p.terminate()
                     p.wait(10)
             report(title, exporters, lat, cpu, mem, size, args.scrapes)
+            if os.environ.get("BENCH_DURATIONS"):
+                print(durations)
     finally:
         server.send_signal(2)  # fast shutdown
         server.wait(60)

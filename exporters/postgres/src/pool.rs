@@ -188,12 +188,16 @@ struct Slot {
     last_used: AtomicU64,
 }
 
+/// (database, lane): a database may have more than one connection (lanes)
+/// so that the server works on several queries of a scrape at once.
+type SlotKey = (String, u8);
+
 /// Connections to one server.
 pub struct Pool {
     target: Target,
     settings: PoolSettings,
     permits: Arc<Semaphore>,
-    slots: Mutex<HashMap<String, Arc<Slot>>>,
+    slots: Mutex<HashMap<SlotKey, Arc<Slot>>>,
     clock: AtomicU64,
 }
 
@@ -222,14 +226,20 @@ impl Pool {
         self.settings.max_connections.max(1) - self.permits.available_permits()
     }
 
-    fn slot(&self, database: &str) -> Arc<Slot> {
+    fn slot(&self, key: &SlotKey) -> Arc<Slot> {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        Arc::clone(slots.entry(database.to_owned()).or_default())
+        Arc::clone(slots.entry(key.clone()).or_default())
     }
 
     /// The connection to `database`, opening it if needed.
     pub async fn get(&self, database: &str) -> Result<Arc<Conn>, PgError> {
-        let slot = self.slot(database);
+        self.get_lane(database, 0).await
+    }
+
+    /// The connection of `lane` to `database`, opening it if needed.
+    pub async fn get_lane(&self, database: &str, lane: u8) -> Result<Arc<Conn>, PgError> {
+        let key = (database.to_owned(), lane);
+        let slot = self.slot(&key);
         let mut held = slot.conn.lock().await;
         slot.last_used.store(
             self.clock.fetch_add(1, Ordering::Relaxed),
@@ -241,40 +251,23 @@ impl Pool {
             }
         }
         *held = None;
-        let permit = self.permit(database).await?;
+        let permit = self.permit(&key).await?;
         let conn = Arc::new(self.connect(database, permit).await?);
         *held = Some(Arc::clone(&conn));
         Ok(conn)
-    }
-
-    /// Drops the connection to `database` if one is open and idle.
-    pub fn release_idle(&self, database: &str) {
-        let slot = self
-            .slots
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(database)
-            .cloned();
-        if let Some(slot) = slot {
-            if let Ok(mut held) = slot.conn.try_lock() {
-                if held.as_ref().is_some_and(|c| Arc::strong_count(c) == 1) {
-                    *held = None;
-                }
-            }
-        }
     }
 
     /// A permit for one more connection: a free one, else close the least
     /// recently used idle connection to another database and take its permit
     /// once its socket is closed. Connections other collectors are using
     /// become idle as they move on, so this retries until the connect timeout.
-    async fn permit(&self, database: &str) -> Result<OwnedSemaphorePermit, PgError> {
+    async fn permit(&self, key: &SlotKey) -> Result<OwnedSemaphorePermit, PgError> {
         let started = tokio::time::Instant::now();
         loop {
             if let Ok(p) = Arc::clone(&self.permits).try_acquire_owned() {
                 return Ok(p);
             }
-            self.evict_idle(database);
+            self.evict_idle(key);
             let left = self
                 .settings
                 .connect_timeout
@@ -291,14 +284,14 @@ impl Pool {
         }
     }
 
-    /// Closes the least recently used idle connection to another database.
-    fn evict_idle(&self, database: &str) {
+    /// Closes the least recently used idle connection of another slot.
+    fn evict_idle(&self, key: &SlotKey) {
         let mut candidates: Vec<(u64, Arc<Slot>)> = self
             .slots
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .filter(|(db, _)| db.as_str() != database)
+            .filter(|(k, _)| *k != key)
             .map(|(_, s)| (s.last_used.load(Ordering::Relaxed), Arc::clone(s)))
             .collect();
         candidates.sort_by_key(|(t, _)| *t);

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use serde::Deserialize;
 use sidewatch_common::cli::CollectorSpec;
 use sidewatch_common::metrics::LabelName;
@@ -122,6 +123,9 @@ pub struct PgContext {
     pub base_labels: Vec<(LabelName, String)>,
     pub databases: DatabaseSelection,
     discovered: Mutex<Option<(Instant, Vec<String>)>>,
+    /// Connections to the main database that collectors are spread over.
+    lanes: u8,
+    next_lane: std::sync::atomic::AtomicU8,
 }
 
 /// How long a discovered database list is reused.
@@ -143,11 +147,21 @@ impl PgContext {
                 .iter()
                 .map(|(k, v)| (LabelName::from(k.clone()), v.clone())),
         );
+        // Two connections to the main database let the server run two of a
+        // scrape's queries at once. When other databases are visited too,
+        // every connection is kept for them instead.
+        let lanes = if !databases.auto_discover && pool.settings().max_connections >= 2 {
+            2
+        } else {
+            1
+        };
         Arc::new(Self {
             pool,
             base_labels,
             databases,
             discovered: Mutex::new(None),
+            lanes,
+            next_lane: std::sync::atomic::AtomicU8::new(0),
         })
     }
 
@@ -161,8 +175,15 @@ impl PgContext {
     }
 
     pub async fn conn(&self, database: &str) -> Result<Arc<Conn>, CollectError> {
+        let lane = if database == self.main_database() {
+            self.next_lane
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                % self.lanes
+        } else {
+            0
+        };
         self.pool
-            .get(database)
+            .get_lane(database, lane)
             .await
             .map_err(|e| CollectError::Target(e.to_string()))
     }
@@ -357,11 +378,25 @@ impl Collector for QueryCollector {
             } else {
                 vec![self.ctx.main_database().to_owned()]
             };
+            // Databases are visited concurrently, as many at a time as the
+            // pool has connections.
+            let lanes = self.ctx.pool.settings().max_connections.max(1);
+            let results: Vec<(String, Result<FamilySet, CollectError>)> =
+                futures::stream::iter(databases.iter().cloned())
+                    .map(|db| async move {
+                        let mut set = FamilySet::default();
+                        let r = self.collect_database(&db, &mut set).await.map(|()| set);
+                        (db, r)
+                    })
+                    .buffered(lanes)
+                    .collect()
+                    .await;
             let mut out = FamilySet::default();
             let mut failures = Vec::new();
-            for db in &databases {
-                if let Err(e) = self.collect_database(db, &mut out).await {
-                    failures.push(format!("database {db:?}: {e}"));
+            for (db, r) in results {
+                match r {
+                    Ok(set) => out.extend(set.into_families()),
+                    Err(e) => failures.push(format!("database {db:?}: {e}")),
                 }
             }
             // A database that fails (no CONNECT right, dropped mid-scrape) costs
