@@ -292,6 +292,39 @@ pub fn exit_with(err: StartError) -> ! {
     }
 }
 
+/// Validated HTTP options from the shared web and scrape flags: the web
+/// config file loaded, the telemetry path and request timeout checked.
+pub fn http_options(
+    web: &WebArgs,
+    scrape: &ScrapeArgs,
+) -> Result<crate::http::HttpOptions, StartError> {
+    let web_config = web
+        .config_file
+        .as_deref()
+        .map(crate::webconfig::WebConfig::load)
+        .transpose()
+        .map_err(|e| StartError::Config(format!("--web.config.file: {e}")))?;
+    if !web.telemetry_path.starts_with('/') {
+        return Err(StartError::Config(format!(
+            "--web.telemetry-path {:?}: must start with /",
+            web.telemetry_path
+        )));
+    }
+    if web.request_timeout <= scrape.timeout {
+        return Err(StartError::Config(format!(
+            "--web.request-timeout ({:?}) must be longer than --scrape.timeout ({:?})",
+            web.request_timeout, scrape.timeout
+        )));
+    }
+    Ok(crate::http::HttpOptions {
+        telemetry_path: web.telemetry_path.clone(),
+        request_timeout: web.request_timeout,
+        web_config,
+        extra_links: Vec::new(),
+        probe: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,6 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 use regex::Regex;
 use sidewatch_common::cli::{self, LogArgs, ScrapeArgs, StartError, WebArgs};
 use sidewatch_common::http::HttpOptions;
-use sidewatch_common::webconfig::WebConfig;
 
 use crate::collectors::SPECS;
 use crate::paths::HostPaths;
@@ -171,38 +170,13 @@ impl NodeConfig {
         let matches = cli::get_matches(command(), args)?;
         let cli = Cli::from_arg_matches(&matches)?;
         let collectors = cli::enabled_collectors(&matches, SPECS);
-        let web_config = cli
-            .web
-            .config_file
-            .as_deref()
-            .map(WebConfig::load)
-            .transpose()
-            .map_err(|e| StartError::Config(format!("--web.config.file: {e}")))?;
         let paths = Arc::new(HostPaths {
             procfs: cli.procfs.clone(),
             sysfs: cli.sysfs.clone(),
             rootfs: cli.rootfs.clone(),
             udev_data: cli.udev_data.clone(),
         });
-        let http = HttpOptions {
-            telemetry_path: cli.web.telemetry_path.clone(),
-            request_timeout: cli.web.request_timeout,
-            web_config,
-            extra_links: Vec::new(),
-            probe: None,
-        };
-        if !http.telemetry_path.starts_with('/') {
-            return Err(StartError::Config(format!(
-                "--web.telemetry-path {:?}: must start with /",
-                http.telemetry_path
-            )));
-        }
-        if cli.web.request_timeout <= cli.scrape.timeout {
-            return Err(StartError::Config(format!(
-                "--web.request-timeout ({:?}) must be longer than --scrape.timeout ({:?})",
-                cli.web.request_timeout, cli.scrape.timeout
-            )));
-        }
+        let http = cli::http_options(&cli.web, &cli.scrape)?;
         Ok(Self {
             cli,
             paths,

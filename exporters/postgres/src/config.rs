@@ -9,7 +9,6 @@ use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use serde::Deserialize;
 use sidewatch_common::cli::{self, LogArgs, ScrapeArgs, StartError, WebArgs};
 use sidewatch_common::http::HttpOptions;
-use sidewatch_common::webconfig::WebConfig;
 
 use crate::collectors::stat_statements::StatStatementsOptions;
 use crate::collectors::{DatabaseSelection, SPECS};
@@ -289,37 +288,13 @@ impl PgConfig {
             }
             Some(path) => load_exporter_file(path)?.auth_modules,
         };
-        let web_config = cli
-            .web
-            .config_file
-            .as_deref()
-            .map(WebConfig::load)
-            .transpose()
-            .map_err(|e| StartError::Config(format!("--web.config.file: {e}")))?;
-        if !cli.web.telemetry_path.starts_with('/') {
-            return Err(StartError::Config(format!(
-                "--web.telemetry-path {:?}: must start with /",
-                cli.web.telemetry_path
-            )));
-        }
-        if cli.web.request_timeout <= cli.scrape.timeout {
-            return Err(StartError::Config(format!(
-                "--web.request-timeout ({:?}) must be longer than --scrape.timeout ({:?})",
-                cli.web.request_timeout, cli.scrape.timeout
-            )));
-        }
         if cli.connect_timeout.is_zero() || cli.statement_timeout.is_zero() {
             return Err(StartError::Config(
                 "--pg.connect-timeout and --pg.statement-timeout must be positive".to_owned(),
             ));
         }
-        let http = HttpOptions {
-            telemetry_path: cli.web.telemetry_path.clone(),
-            request_timeout: cli.web.request_timeout,
-            web_config,
-            extra_links: vec![("/probe?target=".to_owned(), "Probe a target".to_owned())],
-            probe: None,
-        };
+        let mut http = cli::http_options(&cli.web, &cli.scrape)?;
+        http.extra_links = vec![("/probe?target=".to_owned(), "Probe a target".to_owned())];
         Ok(Self {
             databases: DatabaseSelection {
                 auto_discover: cli.auto_discover_databases,
