@@ -60,9 +60,9 @@ def scrape(url):
     return time.perf_counter() - start, len(body)
 
 
-def start(name, argv, port, log):
+def start(name, argv, port, log, env=None):
     proc = subprocess.Popen(argv + [f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=log, stderr=log)
+                            stdout=log, stderr=log, env=env)
     url = f"http://127.0.0.1:{port}/metrics"
     for _ in range(200):
         try:
@@ -71,7 +71,8 @@ def start(name, argv, port, log):
         except OSError:
             time.sleep(0.05)
     proc.kill()
-    sys.exit(f"{name} did not start")
+    log.seek(0)
+    sys.exit(f"{name} did not start:\n{log.read().decode(errors='replace')[-2000:]}")
 
 
 def main():

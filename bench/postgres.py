@@ -28,7 +28,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from node import cpu_seconds, free_port, memory_kib, scrape  # noqa: E402
+from node import cpu_seconds, free_port, memory_kib, scrape, start  # noqa: E402
 
 PG_BIN = os.environ.get("SIDEWATCH_PG_BIN", "/usr/lib/postgresql/15/bin")
 QUERIES = """\
@@ -88,22 +88,6 @@ def start_cluster(root, databases, tables):
                        f"EXECUTE format('CREATE TABLE t%s (id int); INSERT INTO t%s VALUES (1)', i, i); "
                        f"END LOOP; END $$")
     return server, port
-
-
-def start(name, argv, env, log):
-    port = free_port()
-    proc = subprocess.Popen(argv + [f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=log, stderr=log, env=env)
-    url = f"http://127.0.0.1:{port}/metrics"
-    for _ in range(200):
-        try:
-            scrape(url)
-            return proc, url
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    log.seek(0)
-    sys.exit(f"{name} did not start:\n{log.read().decode(errors='replace')[-2000:]}")
 
 
 def measure(exporters, scrapes, warmup):
@@ -185,8 +169,8 @@ def main():
     try:
         for title, ours, theirs in scenarios:
             exporters = {
-                "sidewatch-postgres": start("sidewatch-postgres", [args.sidewatch] + ours, env, log),
-                "postgres_exporter": start("postgres_exporter", [peer] + theirs, env, log),
+                "sidewatch-postgres": start("sidewatch-postgres", [args.sidewatch] + ours, free_port(), log, env),
+                "postgres_exporter": start("postgres_exporter", [peer] + theirs, free_port(), log, env),
             }
             try:
                 lat, cpu, mem, size = measure(exporters, args.scrapes, args.warmup)
