@@ -359,3 +359,38 @@ pub async fn serve(
     }
     Ok(())
 }
+
+/// What every exporter's `main` does after its flags are validated and
+/// logging is set up: bind the listeners, start the shared runtime, build the
+/// engine and HTTP options on it, serve until SIGTERM/SIGINT, exit non-zero
+/// when that fails. A bad listen address exits 2 with one line.
+pub fn run(
+    name: &str,
+    listen_addresses: &[String],
+    build: impl FnOnce() -> (Arc<ScrapeEngine>, HttpOptions),
+) {
+    let listeners = bind_all(listen_addresses)
+        .unwrap_or_else(|e| crate::cli::exit_with(crate::cli::StartError::Config(e.to_string())));
+    let runtime = match crate::runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        let (engine, options) = build();
+        tracing::info!(
+            version = engine.info().version,
+            collectors = ?engine.collector_names(),
+            "starting {name}"
+        );
+        serve(engine, listeners, options, shutdown_signal()).await
+    });
+    // Collectors stuck in blocking calls must not delay exit.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    if let Err(e) = result {
+        tracing::error!(error = %e, "server failed");
+        std::process::exit(1);
+    }
+}
