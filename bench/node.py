@@ -75,6 +75,42 @@ def start(name, argv, port, log, env=None):
     sys.exit(f"{name} did not start:\n{log.read().decode(errors='replace')[-2000:]}")
 
 
+def measure(exporters, scrapes, warmup):
+    for _ in range(warmup):
+        for _, url in exporters.values():
+            scrape(url)
+    cpu0 = {n: cpu_seconds(p.pid) for n, (p, _) in exporters.items()}
+    lat = {n: [] for n in exporters}
+    size = {}
+    for _ in range(scrapes):
+        for n, (_, url) in exporters.items():
+            t, size[n] = scrape(url)
+            lat[n].append(t)
+    cpu = {n: cpu_seconds(p.pid) - cpu0[n] for n, (p, _) in exporters.items()}
+    mem = {n: memory_kib(p.pid) for n, (p, _) in exporters.items()}
+    return lat, cpu, mem, size
+
+
+def report(title, exporters, lat, cpu, mem, size, scrapes):
+    if title:
+        print(f"### {title}")
+        print()
+    print("| exporter | median latency ms | p90 latency ms | CPU ms / scrape | RSS MiB | peak RSS MiB | body bytes |")
+    print("|---|---|---|---|---|---|---|")
+    for n in exporters:
+        ls = sorted(lat[n])
+        print(f"| {n} | {statistics.median(ls) * 1000:.2f} | {ls[int(len(ls) * 0.9)] * 1000:.2f} | "
+              f"{cpu[n] * 1000 / scrapes:.3f} | {mem[n]['VmRSS'] / 1024:.1f} | "
+              f"{mem[n]['VmHWM'] / 1024:.1f} | {size[n]} |")
+    a, b = list(exporters)
+    print()
+    print(f"ratios {a}/{b}: memory {mem[a]['VmRSS'] / mem[b]['VmRSS']:.2f}, "
+          f"CPU per scrape {cpu[a] / max(cpu[b], 1e-9):.2f}, "
+          f"median latency {statistics.median(lat[a]) / statistics.median(lat[b]):.2f} "
+          f"(targets: <= 0.25, <= 0.33, <= 0.50)")
+    print()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("sidewatch")
@@ -91,18 +127,7 @@ def main():
                        ("node_exporter", [peer] + common)):
         exporters[name] = start(name, argv, free_port(), log)
     try:
-        for _ in range(args.warmup):
-            for _, url in exporters.values():
-                scrape(url)
-        cpu0 = {n: cpu_seconds(p.pid) for n, (p, _) in exporters.items()}
-        lat = {n: [] for n in exporters}
-        size = {}
-        for _ in range(args.scrapes):
-            for n, (_, url) in exporters.items():
-                t, size[n] = scrape(url)
-                lat[n].append(t)
-        cpu = {n: cpu_seconds(p.pid) - cpu0[n] for n, (p, _) in exporters.items()}
-        mem = {n: memory_kib(p.pid) for n, (p, _) in exporters.items()}
+        lat, cpu, mem, size = measure(exporters, args.scrapes, args.warmup)
     finally:
         for p, _ in exporters.values():
             p.terminate()
@@ -110,20 +135,7 @@ def main():
     print(f"{args.scrapes} interleaved scrapes each, after {args.warmup} warm-up scrapes; "
           f"{os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d')}")
     print()
-    print("| exporter | median latency ms | p90 latency ms | CPU ms / scrape | RSS MiB | peak RSS MiB | body bytes |")
-    print("|---|---|---|---|---|---|---|")
-    for n in exporters:
-        l = sorted(lat[n])
-        print(f"| {n} | {statistics.median(l) * 1000:.2f} | {l[int(len(l) * 0.9)] * 1000:.2f} | "
-              f"{cpu[n] * 1000 / args.scrapes:.3f} | {mem[n]['VmRSS'] / 1024:.1f} | "
-              f"{mem[n]['VmHWM'] / 1024:.1f} | {size[n]} |")
-    a, b = "sidewatch-node", "node_exporter"
-    print()
-    print(f"ratios sidewatch/node_exporter: memory {mem[a]['VmRSS'] / mem[b]['VmRSS']:.2f}, "
-          f"CPU per scrape {cpu[a] / max(cpu[b], 1e-9):.2f}, "
-          f"median latency {statistics.median(lat[a]) / statistics.median(lat[b]):.2f} "
-          f"(targets: <= 0.25, <= 0.33, <= 0.50)")
-
+    report(None, exporters, lat, cpu, mem, size, args.scrapes)
 
 if __name__ == "__main__":
     main()

@@ -20,7 +20,6 @@ import argparse
 import os
 import pwd
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from node import cpu_seconds, free_port, memory_kib, scrape, start  # noqa: E402
+from node import free_port, measure, report, scrape, start  # noqa: E402
 
 PG_BIN = os.environ.get("SIDEWATCH_PG_BIN", "/usr/lib/postgresql/15/bin")
 QUERIES = """\
@@ -88,41 +87,6 @@ def start_cluster(root, databases, tables):
                        f"EXECUTE format('CREATE TABLE t%s (id int); INSERT INTO t%s VALUES (1)', i, i); "
                        f"END LOOP; END $$")
     return server, port
-
-
-def measure(exporters, scrapes, warmup):
-    for _ in range(warmup):
-        for _, url in exporters.values():
-            scrape(url)
-    cpu0 = {n: cpu_seconds(p.pid) for n, (p, _) in exporters.items()}
-    lat = {n: [] for n in exporters}
-    size = {}
-    for _ in range(scrapes):
-        for n, (_, url) in exporters.items():
-            t, size[n] = scrape(url)
-            lat[n].append(t)
-    cpu = {n: cpu_seconds(p.pid) - cpu0[n] for n, (p, _) in exporters.items()}
-    mem = {n: memory_kib(p.pid) for n, (p, _) in exporters.items()}
-    return lat, cpu, mem, size
-
-
-def report(title, exporters, lat, cpu, mem, size, scrapes):
-    print(f"### {title}")
-    print()
-    print("| exporter | median latency ms | p90 latency ms | CPU ms / scrape | RSS MiB | peak RSS MiB | body bytes |")
-    print("|---|---|---|---|---|---|---|")
-    for n in exporters:
-        ls = sorted(lat[n])
-        print(f"| {n} | {statistics.median(ls) * 1000:.2f} | {ls[int(len(ls) * 0.9)] * 1000:.2f} | "
-              f"{cpu[n] * 1000 / scrapes:.3f} | {mem[n]['VmRSS'] / 1024:.1f} | "
-              f"{mem[n]['VmHWM'] / 1024:.1f} | {size[n]} |")
-    a, b = list(exporters)
-    print()
-    print(f"ratios {a}/{b}: memory {mem[a]['VmRSS'] / mem[b]['VmRSS']:.2f}, "
-          f"CPU per scrape {cpu[a] / max(cpu[b], 1e-9):.2f}, "
-          f"median latency {statistics.median(lat[a]) / statistics.median(lat[b]):.2f} "
-          f"(targets: <= 0.25, <= 0.33, <= 0.50)")
-    print()
 
 
 def main():
