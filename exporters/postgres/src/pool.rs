@@ -55,6 +55,8 @@ pub enum PgError {
         database: String,
         message: String,
     },
+    #[error("{0} (failed earlier in this scrape)")]
+    FailedThisScrape(String),
     #[error("no free connection: all {0} are busy")]
     Exhausted(usize),
     #[error("{0}")]
@@ -186,6 +188,10 @@ impl Conn {
 struct Slot {
     conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
     last_used: AtomicU64,
+    /// The last failed connect: the deadline of the scrape it failed in, and
+    /// why. Other collectors of that scrape get the same answer at once
+    /// instead of each trying (and timing out) again against a dead server.
+    failed: Mutex<Option<(tokio::time::Instant, String)>>,
 }
 
 /// (database, lane): a database may have more than one connection (lanes)
@@ -251,10 +257,34 @@ impl Pool {
             }
         }
         *held = None;
+        let scrape = sidewatch_common::scrape_deadline();
+        if let (Some(now), Some((then, why))) = (
+            scrape,
+            slot.failed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref(),
+        ) {
+            if now == *then {
+                return Err(PgError::FailedThisScrape(why.clone()));
+            }
+        }
         let permit = self.permit(&key).await?;
-        let conn = Arc::new(self.connect(database, permit).await?);
-        *held = Some(Arc::clone(&conn));
-        Ok(conn)
+        match self.connect(database, permit).await {
+            Ok(conn) => {
+                let conn = Arc::new(conn);
+                *held = Some(Arc::clone(&conn));
+                *slot.failed.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                Ok(conn)
+            }
+            Err(e) => {
+                if let Some(deadline) = scrape {
+                    *slot.failed.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some((deadline, e.to_string()));
+                }
+                Err(e)
+            }
+        }
     }
 
     /// A permit for one more connection: a free one, else close the least
