@@ -17,6 +17,7 @@ REQUIRED=(
   "/usr/bin/prometheus-alertmanager:prometheus-alertmanager"
   "/usr/bin/amtool:prometheus-alertmanager"
   "/usr/bin/prometheus-node-exporter:prometheus-node-exporter"
+  "/usr/bin/prometheus-redis-exporter:prometheus-redis-exporter"
   "/usr/bin/openssl:openssl"
   "/usr/bin/curl:curl"
 )

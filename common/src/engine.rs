@@ -78,6 +78,21 @@ pub struct ExporterInfo {
     /// Exporter name for `sidewatch_build_info{exporter}`.
     pub exporter: &'static str,
     pub version: &'static str,
+    /// The peer's whole-scrape bookkeeping families, kept so that alerts
+    /// written for the peer (`<ns>_exporter_last_scrape_error == 1`) still work.
+    pub peer_self_metrics: Option<PeerSelfMetrics>,
+}
+
+/// Which of the peer's bookkeeping families to emit: always
+/// `<ns>_exporter_scrapes_total`, `<ns>_exporter_last_scrape_duration_seconds`
+/// and `<ns>_exporter_last_scrape_error` (1 when the target was down or a
+/// collector failed).
+#[derive(Clone, Copy, Debug)]
+pub struct PeerSelfMetrics {
+    /// Label of `_last_scrape_error` naming what failed (`""` when nothing did).
+    pub error_label: Option<&'static str>,
+    /// Also `<ns>_exporter_scrape_duration_seconds_{sum,count}`.
+    pub duration_summary: bool,
 }
 
 type SharedScrape = Shared<BoxFuture<'static, Arc<Snapshot>>>;
@@ -95,6 +110,8 @@ pub struct ScrapeEngine {
     probe: Option<Arc<dyn TargetProbe>>,
     in_flight: Mutex<Option<SharedScrape>>,
     collections: AtomicU64,
+    /// Sum of whole-collection durations, in microseconds.
+    duration_sum_micros: AtomicU64,
 }
 
 struct CollectorOutcome {
@@ -124,6 +141,7 @@ impl ScrapeEngine {
             probe,
             in_flight: Mutex::new(None),
             collections: AtomicU64::new(0),
+            duration_sum_micros: AtomicU64::new(0),
         })
     }
 
@@ -184,6 +202,7 @@ impl ScrapeEngine {
     /// One collection, not coalesced.
     pub async fn collect(&self, deadline: Duration) -> Snapshot {
         self.collections.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
         let deadline_at = tokio::time::Instant::now() + deadline;
         let runs = self.collectors.iter().map(|slot| {
             let collector = Arc::clone(&slot.collector);
@@ -236,10 +255,15 @@ impl ScrapeEngine {
             }
         };
         let (outcomes, up) = tokio::join!(futures::future::join_all(runs), probe);
-        self.assemble(outcomes, up)
+        self.assemble(outcomes, up, started.elapsed())
     }
 
-    fn assemble(&self, outcomes: Vec<CollectorOutcome>, up: Option<bool>) -> Snapshot {
+    fn assemble(
+        &self,
+        outcomes: Vec<CollectorOutcome>,
+        up: Option<bool>,
+        elapsed: Duration,
+    ) -> Snapshot {
         let ns = self.info.namespace;
         let mut families: Vec<Family> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
@@ -255,6 +279,11 @@ impl ScrapeEngine {
             format!("{ns}_scrape_collector_dropped_series_total"),
             "Series a collector produced beyond the per-collector series limit and dropped.",
         );
+        let failed: Vec<&'static str> = outcomes
+            .iter()
+            .filter(|o| !o.success)
+            .map(|o| o.name)
+            .collect();
         for (slot, outcome) in self.collectors.iter().zip(outcomes) {
             let mut budget = self.settings.series_limit;
             let mut cut = 0u64;
@@ -300,6 +329,9 @@ impl ScrapeEngine {
         families.push(duration);
         families.push(success);
         families.push(dropped);
+        if let Some(peer) = self.info.peer_self_metrics {
+            families.extend(self.peer_families(peer, &failed, up, elapsed));
+        }
         families.push(
             Family::gauge(
                 "sidewatch_build_info",
@@ -315,6 +347,67 @@ impl ScrapeEngine {
         );
         families.extend(process::families());
         Snapshot { families }
+    }
+
+    fn peer_families(
+        &self,
+        peer: PeerSelfMetrics,
+        failed: &[&str],
+        up: Option<bool>,
+        elapsed: Duration,
+    ) -> Vec<Family> {
+        let ns = self.info.namespace;
+        let sum = self
+            .duration_sum_micros
+            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed)
+            + elapsed.as_micros() as u64;
+        let count = self.collections() as f64;
+        let reason = if up == Some(false) {
+            "target unreachable".to_owned()
+        } else if failed.is_empty() {
+            String::new()
+        } else {
+            format!("collectors failed: {}", failed.join(","))
+        };
+        let error = if reason.is_empty() { 0.0 } else { 1.0 };
+        let mut last_error = Family::gauge(
+            format!("{ns}_exporter_last_scrape_error"),
+            "Whether the last scrape failed in part (1) or not (0); the label says what failed.",
+        );
+        match peer.error_label {
+            Some(label) => last_error.add(&[(label, &reason)], error),
+            None => last_error.add(&[], error),
+        }
+        let mut out = vec![
+            Family::counter(
+                format!("{ns}_exporter_scrapes_total"),
+                "Collections run (concurrent scrapes share one).",
+            )
+            .with(&[], count),
+            Family::gauge(
+                format!("{ns}_exporter_last_scrape_duration_seconds"),
+                "Duration of the last collection.",
+            )
+            .with(&[], elapsed.as_secs_f64()),
+            last_error,
+        ];
+        if peer.duration_summary {
+            out.push(
+                Family::counter(
+                    format!("{ns}_exporter_scrape_duration_seconds_sum"),
+                    "Total duration of all collections.",
+                )
+                .with(&[], sum as f64 / 1e6),
+            );
+            out.push(
+                Family::counter(
+                    format!("{ns}_exporter_scrape_duration_seconds_count"),
+                    "Collections run.",
+                )
+                .with(&[], count),
+            );
+        }
+        out
     }
 }
 
@@ -384,6 +477,7 @@ mod tests {
             namespace: "t",
             exporter: "test",
             version: "0.0.0",
+            peer_self_metrics: None,
         }
     }
 

@@ -48,6 +48,11 @@ pub struct HttpOptions {
 
 /// Answers `/probe`: collects one target named by the query parameters.
 pub trait ProbeHandler: Send + Sync + 'static {
+    /// Where the route is served; peers differ (`/probe`, `/scrape`).
+    fn path(&self) -> &'static str {
+        "/probe"
+    }
+
     /// `params` are the request's query parameters; `deadline` is the scrape
     /// deadline. An `Err` becomes that status and a one-line body.
     fn probe(
@@ -127,8 +132,8 @@ pub fn router(engine: Arc<ScrapeEngine>, options: &HttpOptions, ready: Arc<Atomi
         .route("/health/ready", get(ready_handler))
         .route("/-/healthy", get(|| async { "OK\n" }))
         .route("/-/ready", get(ready_handler));
-    if options.probe.is_some() {
-        router = router.route("/probe", get(probe_handler));
+    if let Some(probe) = &options.probe {
+        router = router.route(probe.0.path(), get(probe_handler));
     }
     if options.telemetry_path != "/" {
         router = router.route("/", get(landing_handler));

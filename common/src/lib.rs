@@ -5,6 +5,7 @@
 //! - [`metrics`] / [`exposition`]: the snapshot model and its two text formats
 //! - [`http`]: `/metrics`, health, landing page, graceful shutdown
 //! - [`webconfig`]: the exporter-toolkit web config (TLS, basic auth)
+//! - [`tls`]: PEM loading and TLS client settings for targets
 //! - [`cli`]: shared flags, one-line errors, exit codes
 //! - [`logging`]: logfmt / JSON logs
 #![forbid(unsafe_code)]
@@ -17,13 +18,15 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod process;
+pub mod tls;
 pub mod webconfig;
 
 pub use collector::{
     Blocking, BlockingCollector, CollectError, CollectFuture, CollectResult, Collector,
 };
 pub use engine::{
-    scrape_deadline, time_left, ExporterInfo, ScrapeEngine, ScrapeSettings, TargetProbe,
+    scrape_deadline, time_left, ExporterInfo, PeerSelfMetrics, ScrapeEngine, ScrapeSettings,
+    TargetProbe,
 };
 pub use metrics::{Family, MetricKind, Sample, Snapshot};
 

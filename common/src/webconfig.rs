@@ -18,7 +18,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -88,11 +87,24 @@ impl std::fmt::Debug for WebConfig {
 impl WebConfig {
     /// Loads and validates the file; any problem is one error naming the file.
     pub fn load(path: &Path) -> Result<Self, WebConfigError> {
-        let invalid = |message: String| WebConfigError::Invalid {
+        let text = fs::read_to_string(path).map_err(|e| WebConfigError::Invalid {
             path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Self::parse(
+            &text,
+            path.parent().unwrap_or(Path::new(".")),
+            &path.display().to_string(),
+        )
+    }
+
+    /// Parses a web config given as text; relative paths in it are taken
+    /// from `base`, and errors name `origin` (a file or the flags it came from).
+    pub fn parse(text: &str, base: &Path, origin: &str) -> Result<Self, WebConfigError> {
+        let invalid = |message: String| WebConfigError::Invalid {
+            path: origin.to_owned(),
             message,
         };
-        let text = fs::read_to_string(path).map_err(|e| invalid(e.to_string()))?;
         let raw: RawWebConfig = if text.trim().is_empty() {
             RawWebConfig {
                 tls_server_config: None,
@@ -100,9 +112,8 @@ impl WebConfig {
                 basic_auth_users: BTreeMap::new(),
             }
         } else {
-            serde_yaml::from_str(&text).map_err(|e| invalid(e.to_string()))?
+            serde_yaml::from_str(text).map_err(|e| invalid(e.to_string()))?
         };
-        let base = path.parent().unwrap_or(Path::new("."));
         let tls = match raw.tls_server_config {
             Some(t) => Some(Arc::new(build_tls(t, base).map_err(invalid)?)),
             None => None,
@@ -153,31 +164,8 @@ fn build_tls(raw: RawTls, base: &Path) -> Result<rustls::ServerConfig, String> {
     {
         tracing::warn!("web config: cipher_suites / curve_preferences are ignored; the TLS library's safe defaults apply");
     }
-    let certs = {
-        let f = fs::File::open(&cert_file)
-            .map_err(|e| format!("tls_server_config.cert_file {}: {e}", cert_file.display()))?;
-        rustls_pemfile::certs(&mut BufReader::new(f))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("tls_server_config.cert_file {}: {e}", cert_file.display()))?
-    };
-    if certs.is_empty() {
-        return Err(format!(
-            "tls_server_config.cert_file {}: no certificate found",
-            cert_file.display()
-        ));
-    }
-    let key = {
-        let f = fs::File::open(&key_file)
-            .map_err(|e| format!("tls_server_config.key_file {}: {e}", key_file.display()))?;
-        rustls_pemfile::private_key(&mut BufReader::new(f))
-            .map_err(|e| format!("tls_server_config.key_file {}: {e}", key_file.display()))?
-            .ok_or_else(|| {
-                format!(
-                    "tls_server_config.key_file {}: no private key found",
-                    key_file.display()
-                )
-            })?
-    };
+    let certs = crate::tls::load_certs(&cert_file, "tls_server_config.cert_file")?;
+    let key = crate::tls::load_private_key(&key_file, "tls_server_config.key_file")?;
     let versions = protocol_versions(raw.min_version.as_deref(), raw.max_version.as_deref())?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
@@ -198,18 +186,7 @@ fn build_tls(raw: RawTls, base: &Path) -> Result<rustls::ServerConfig, String> {
             let ca_file = raw.client_ca_file.as_ref().map(resolve).ok_or_else(|| {
                 format!("tls_server_config.client_ca_file is required for client_auth_type {auth_type}")
             })?;
-            let f = fs::File::open(&ca_file).map_err(|e| {
-                format!("tls_server_config.client_ca_file {}: {e}", ca_file.display())
-            })?;
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in rustls_pemfile::certs(&mut BufReader::new(f)) {
-                let cert = cert.map_err(|e| {
-                    format!("tls_server_config.client_ca_file {}: {e}", ca_file.display())
-                })?;
-                roots.add(cert).map_err(|e| {
-                    format!("tls_server_config.client_ca_file {}: {e}", ca_file.display())
-                })?;
-            }
+            let roots = crate::tls::load_roots(&ca_file, "tls_server_config.client_ca_file")?;
             let mut verifier =
                 WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider));
             if auth_type == "VerifyClientCertIfGiven" {

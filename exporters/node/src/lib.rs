@@ -40,6 +40,7 @@ pub const INFO: ExporterInfo = ExporterInfo {
     namespace: "node",
     exporter: "node",
     version: env!("CARGO_PKG_VERSION"),
+    peer_self_metrics: None,
 };
 
 /// Builds the enabled collectors.

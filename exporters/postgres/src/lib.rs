@@ -59,6 +59,10 @@ pub const INFO: ExporterInfo = ExporterInfo {
     namespace: "pg",
     exporter: "postgres",
     version: env!("CARGO_PKG_VERSION"),
+    peer_self_metrics: Some(sidewatch_common::PeerSelfMetrics {
+        error_label: None,
+        duration_summary: false,
+    }),
 };
 
 /// What the collectors of one target are built from.

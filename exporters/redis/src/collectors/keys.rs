@@ -1,0 +1,515 @@
+//! Key checks that stay bounded: `--check-keys` patterns walked with SCAN
+//! (never KEYS), `--check-single-keys`, and `--count-keys` — all under one
+//! per-scrape budget of keys and time.
+//!
+//! A pattern walk stops when the budget is spent and counts that in
+//! `<ns>_key_checks_truncated_total{check,db,pattern}`. `--count-keys` walks
+//! resume where the last scrape stopped, and the count shown is the last
+//! complete one, so a pattern matching millions of keys gives an exact (if
+//! older) number instead of a wrong fresh one.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sidewatch_common::{CollectError, CollectFuture, Collector, Family, MetricKind};
+
+use crate::client::{Client, ClientError};
+use crate::resp::Value;
+
+/// A `dbN=pattern` argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyPattern {
+    pub db: u32,
+    pub pattern: String,
+}
+
+/// Parses redis_exporter's key lists: comma-separated `pattern` or
+/// `dbN=pattern` (a bare pattern is in db 0).
+pub fn parse_key_list(flag: &str, value: &str) -> Result<Vec<KeyPattern>, String> {
+    let mut out = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (db, pattern) = match item.split_once('=') {
+            Some((db, p)) if db.starts_with("db") => {
+                let n = db[2..].parse::<u32>().map_err(|_| {
+                    format!("--{flag}: {db:?} is not a database (use db0, db1, ...)")
+                })?;
+                (n, p)
+            }
+            _ => (0, item),
+        };
+        if pattern.is_empty() {
+            return Err(format!("--{flag}: empty key or pattern in {item:?}"));
+        }
+        out.push(KeyPattern {
+            db,
+            pattern: pattern.to_owned(),
+        });
+    }
+    Ok(out)
+}
+
+/// How much one scrape may spend on key checks.
+#[derive(Clone, Debug)]
+pub struct KeyBudget {
+    /// Most keys examined per scrape (over all patterns of a collector).
+    pub max_keys: usize,
+    /// Longest time the walks may take per scrape (also bounded by the scrape deadline).
+    pub time: Duration,
+    /// SCAN's COUNT hint (`--check-keys-batch-size`).
+    pub batch: usize,
+}
+
+impl Default for KeyBudget {
+    fn default() -> Self {
+        Self {
+            max_keys: 10_000,
+            time: Duration::from_secs(3),
+            batch: 1000,
+        }
+    }
+}
+
+/// The budget of one scrape, spent as keys are examined.
+pub struct Spend {
+    keys_left: usize,
+    until: tokio::time::Instant,
+}
+
+impl Spend {
+    pub fn start(budget: &KeyBudget) -> Self {
+        let now = tokio::time::Instant::now();
+        let mut until = now + budget.time;
+        if let Some(deadline) = sidewatch_common::scrape_deadline() {
+            // Leave a tenth of what is left (at least 100 ms) to answer.
+            let left = deadline.saturating_duration_since(now);
+            let margin = (left / 10).max(Duration::from_millis(100));
+            until = until.min(deadline.checked_sub(margin).unwrap_or(now));
+        }
+        Self {
+            keys_left: budget.max_keys,
+            until,
+        }
+    }
+
+    pub fn exhausted(&self) -> bool {
+        self.keys_left == 0 || tokio::time::Instant::now() >= self.until
+    }
+
+    fn take(&mut self, n: usize) {
+        self.keys_left = self.keys_left.saturating_sub(n);
+    }
+}
+
+/// One SCAN page in `db`: the next cursor (0 when done) and the keys.
+pub async fn scan_page(
+    client: &Client,
+    db: u32,
+    cursor: u64,
+    pattern: &str,
+    count: usize,
+) -> Result<(u64, Vec<Vec<u8>>), ClientError> {
+    let mut s = client.session().await?;
+    s.select(db).await?;
+    let cursor_arg = cursor.to_string();
+    let count_arg = count.to_string();
+    let reply = s
+        .cmd(&[
+            b"SCAN",
+            cursor_arg.as_bytes(),
+            b"MATCH",
+            pattern.as_bytes(),
+            b"COUNT",
+            count_arg.as_bytes(),
+        ])
+        .await?;
+    let parts = reply.as_array().unwrap_or_default();
+    let next = parts
+        .first()
+        .and_then(Value::as_i64)
+        .ok_or_else(|| ClientError::Server(format!("SCAN answered {reply:?}")))?;
+    let keys = parts
+        .get(1)
+        .and_then(Value::as_array)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|k| match k {
+            Value::Bulk(b) => Some(b.clone()),
+            _ => None,
+        })
+        .collect();
+    Ok((u64::try_from(next).unwrap_or(0), keys))
+}
+
+/// Walks `pattern` from cursor 0 until done or the budget is spent.
+/// Returns the keys and whether the walk finished.
+pub async fn walk(
+    client: &Client,
+    p: &KeyPattern,
+    batch: usize,
+    spend: &mut Spend,
+) -> Result<(Vec<Vec<u8>>, bool), ClientError> {
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    let mut cursor = 0u64;
+    loop {
+        if spend.exhausted() {
+            return Ok((keys, false));
+        }
+        let (next, mut page) = scan_page(client, p.db, cursor, &p.pattern, batch).await?;
+        page.truncate(spend.keys_left);
+        spend.take(page.len());
+        keys.append(&mut page);
+        if next == 0 {
+            return Ok((keys, true));
+        }
+        cursor = next;
+    }
+}
+
+/// TYPE of each key, pipelined.
+pub async fn types(client: &Client, db: u32, keys: &[Vec<u8>]) -> Result<Vec<String>, ClientError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut s = client.session().await?;
+    s.select(db).await?;
+    let cmds: Vec<[&[u8]; 2]> = keys.iter().map(|k| [b"TYPE" as &[u8], k]).collect();
+    let refs: Vec<&[&[u8]]> = cmds.iter().map(|c| c.as_slice()).collect();
+    Ok(s.pipeline(&refs)
+        .await?
+        .into_iter()
+        .map(|v| match v {
+            // Cluster: another node owns the key; that node's exporter reports it.
+            Value::Error(e) if e.starts_with("MOVED") || e.starts_with("ASK") => "none".to_owned(),
+            v => v.to_text().unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// The command that gives a key's size, by type.
+fn size_command(kind: &str) -> Option<&'static [u8]> {
+    Some(match kind {
+        "string" => b"STRLEN",
+        "list" => b"LLEN",
+        "set" => b"SCARD",
+        "zset" => b"ZCARD",
+        "hash" => b"HLEN",
+        "stream" => b"XLEN",
+        _ => return None,
+    })
+}
+
+/// Strings up to this length are read to report numeric values.
+const VALUE_PREFIX: usize = 64;
+
+/// What the checks found for one key.
+struct KeyResult {
+    db: u32,
+    key: String,
+    size: f64,
+    value: Option<f64>,
+}
+
+/// State of one `--count-keys` walk, kept between scrapes.
+#[derive(Default)]
+struct CountWalk {
+    cursor: u64,
+    partial: u64,
+    last_complete: Option<u64>,
+}
+
+/// The `keys` collector.
+pub struct KeysCollector {
+    pub client: Arc<Client>,
+    pub namespace: &'static str,
+    pub check_keys: Vec<KeyPattern>,
+    pub single_keys: Vec<KeyPattern>,
+    pub count_keys: Vec<KeyPattern>,
+    pub budget: KeyBudget,
+    count_walks: Mutex<HashMap<(u32, String), CountWalk>>,
+    truncated: Truncations,
+}
+
+/// Walks stopped by the budget, by (check, db, pattern), since start.
+#[derive(Default)]
+pub struct Truncations(Mutex<HashMap<(&'static str, u32, String), u64>>);
+
+impl Truncations {
+    pub fn note(&self, check: &'static str, p: &KeyPattern, budget: &KeyBudget) {
+        let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *t.entry((check, p.db, p.pattern.clone())).or_default() += 1;
+        tracing::warn!(
+            check,
+            db = p.db,
+            pattern = %p.pattern,
+            max_keys = budget.max_keys,
+            time_budget = ?budget.time,
+            "key walk stopped at the scrape's key or time budget"
+        );
+    }
+
+    /// `<ns>_key_checks_truncated_total{check,db,pattern}`.
+    pub fn family(&self, ns: &str) -> Family {
+        let mut f = Family::counter(
+            format!("{ns}_key_checks_truncated_total"),
+            "Pattern walks stopped by the per-scrape key or time budget before SCAN finished.",
+        );
+        let t = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for ((check, db, pattern), n) in t.iter() {
+            f.add(
+                &[
+                    ("check", check),
+                    ("db", &format!("db{db}")),
+                    ("pattern", pattern),
+                ],
+                *n as f64,
+            );
+        }
+        f
+    }
+}
+
+impl KeysCollector {
+    pub fn new(
+        client: Arc<Client>,
+        namespace: &'static str,
+        check_keys: Vec<KeyPattern>,
+        single_keys: Vec<KeyPattern>,
+        count_keys: Vec<KeyPattern>,
+        budget: KeyBudget,
+    ) -> Self {
+        Self {
+            client,
+            namespace,
+            check_keys,
+            single_keys,
+            count_keys,
+            budget,
+            count_walks: Mutex::new(HashMap::new()),
+            truncated: Truncations::default(),
+        }
+    }
+
+    /// Sizes (and small numeric values) of keys in one db.
+    async fn measure(
+        &self,
+        db: u32,
+        keys: Vec<Vec<u8>>,
+        wrong: &mut Vec<(u32, String, String)>,
+    ) -> Result<Vec<KeyResult>, ClientError> {
+        let kinds = types(&self.client, db, &keys).await?;
+        let mut cmds: Vec<Vec<&[u8]>> = Vec::new();
+        let mut plan: Vec<(usize, bool)> = Vec::new();
+        let prefix_end = (VALUE_PREFIX - 1).to_string();
+        for (i, (key, kind)) in keys.iter().zip(&kinds).enumerate() {
+            match size_command(kind) {
+                Some(cmd) => {
+                    cmds.push(vec![cmd, key]);
+                    let is_string = kind == "string";
+                    if is_string {
+                        cmds.push(vec![b"GETRANGE", key, b"0", prefix_end.as_bytes()]);
+                    }
+                    plan.push((i, is_string));
+                }
+                // Gone between SCAN and TYPE: nothing to report.
+                None if kind == "none" => {}
+                None => wrong.push((db, String::from_utf8_lossy(key).into_owned(), kind.clone())),
+            }
+        }
+        if cmds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut s = self.client.session().await?;
+        s.select(db).await?;
+        let refs: Vec<&[&[u8]]> = cmds.iter().map(|c| c.as_slice()).collect();
+        let mut replies = s.pipeline(&refs).await?.into_iter();
+        let mut out = Vec::with_capacity(plan.len());
+        for (i, is_string) in plan {
+            let size = replies.next().and_then(|v| v.as_i64());
+            let value = if is_string {
+                let prefix = replies.next();
+                match (size, prefix) {
+                    (Some(n), Some(v)) if (n as usize) < VALUE_PREFIX => v
+                        .as_str()
+                        .and_then(|s| s.trim().parse::<f64>().ok())
+                        .filter(|x| x.is_finite()),
+                    _ => None,
+                }
+            } else {
+                None
+            };
+            if let Some(size) = size {
+                out.push(KeyResult {
+                    db,
+                    key: String::from_utf8_lossy(&keys[i]).into_owned(),
+                    size: size as f64,
+                    value,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn run(&self) -> Result<Vec<Family>, ClientError> {
+        let ns = self.namespace;
+        let mut spend = Spend::start(&self.budget);
+        let mut results: Vec<KeyResult> = Vec::new();
+        let mut wrong: Vec<(u32, String, String)> = Vec::new();
+        // Single keys first: they are cheap and named explicitly.
+        let mut by_db: Vec<(u32, Vec<Vec<u8>>)> = Vec::new();
+        for p in &self.single_keys {
+            match by_db.iter_mut().find(|(db, _)| *db == p.db) {
+                Some((_, keys)) => keys.push(p.pattern.as_bytes().to_vec()),
+                None => by_db.push((p.db, vec![p.pattern.as_bytes().to_vec()])),
+            }
+        }
+        for (db, keys) in by_db {
+            results.extend(self.measure(db, keys, &mut wrong).await?);
+        }
+        for p in &self.check_keys {
+            let (keys, done) = walk(&self.client, p, self.budget.batch, &mut spend).await?;
+            if !done {
+                self.truncated.note("check-keys", p, &self.budget);
+            }
+            for chunk in keys.chunks(self.budget.batch.max(1)) {
+                let found = self.measure(p.db, chunk.to_vec(), &mut wrong).await?;
+                // A key matched by two patterns is reported once.
+                for r in found {
+                    if !results.iter().any(|x| x.db == r.db && x.key == r.key) {
+                        results.push(r);
+                    }
+                }
+            }
+        }
+        let mut counts: Vec<(u32, String, u64)> = Vec::new();
+        for p in &self.count_keys {
+            if let Some(n) = self.count(p, &mut spend).await? {
+                counts.push((p.db, p.pattern.clone(), n));
+            }
+        }
+
+        let mut size = Family::gauge(format!("{ns}_key_size"), "The length or size of \"key\"");
+        let mut value = Family::gauge(format!("{ns}_key_value"), "The value of \"key\"");
+        for r in &results {
+            let db = format!("db{}", r.db);
+            size.add(&[("db", &db), ("key", &r.key)], r.size);
+            if let Some(v) = r.value {
+                value.add(&[("db", &db), ("key", &r.key)], v);
+            }
+        }
+        let mut count = Family::gauge(format!("{ns}_keys_count"), "Count of keys");
+        for (db, pattern, n) in counts {
+            count.add(&[("db", &format!("db{db}")), ("key", &pattern)], n as f64);
+        }
+        let mut out = vec![size, value, count];
+        out.push(unexpected_types(ns, "keys", &wrong));
+        out.push(self.truncated.family(ns));
+        Ok(out)
+    }
+
+    /// Advances one count walk; the last complete count, if any.
+    async fn count(&self, p: &KeyPattern, spend: &mut Spend) -> Result<Option<u64>, ClientError> {
+        let key = (p.db, p.pattern.clone());
+        let (mut cursor, mut partial) = {
+            let walks = self.count_walks.lock().unwrap_or_else(|e| e.into_inner());
+            walks
+                .get(&key)
+                .map(|w| (w.cursor, w.partial))
+                .unwrap_or((0, 0))
+        };
+        let mut finished = false;
+        while !spend.exhausted() {
+            let (next, page) =
+                scan_page(&self.client, p.db, cursor, &p.pattern, self.budget.batch).await?;
+            spend.take(page.len());
+            partial += page.len() as u64;
+            cursor = next;
+            if next == 0 {
+                finished = true;
+                break;
+            }
+        }
+        let mut walks = self.count_walks.lock().unwrap_or_else(|e| e.into_inner());
+        let w = walks.entry(key).or_default();
+        if finished {
+            w.last_complete = Some(partial);
+            w.cursor = 0;
+            w.partial = 0;
+        } else {
+            w.cursor = cursor;
+            w.partial = partial;
+        }
+        let last = w.last_complete;
+        drop(walks);
+        if !finished {
+            self.truncated.note("count-keys", p, &self.budget);
+        }
+        Ok(last)
+    }
+}
+
+/// `<ns>_key_check_unexpected_type{check,db,key,type}`: keys a check could
+/// not measure because of their type.
+pub fn unexpected_types(ns: &str, check: &str, wrong: &[(u32, String, String)]) -> Family {
+    let mut f = Family::new(
+        format!("{ns}_key_check_unexpected_type"),
+        "Keys a check found with a type it cannot measure (1 per key, labelled with the type).",
+        MetricKind::Gauge,
+    );
+    for (db, key, kind) in wrong {
+        f.add(
+            &[
+                ("check", check),
+                ("db", &format!("db{db}")),
+                ("key", key),
+                ("type", kind),
+            ],
+            1.0,
+        );
+    }
+    f
+}
+
+impl Collector for KeysCollector {
+    fn name(&self) -> &'static str {
+        "keys"
+    }
+
+    fn collect(&self) -> CollectFuture<'_> {
+        Box::pin(async move {
+            self.run()
+                .await
+                .map_err(|e| CollectError::Target(e.to_string()))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_lists_as_redis_exporter_writes_them() {
+        let got = parse_key_list("check-keys", "db3=user:*, session:*,db0=a=b").expect("parse");
+        assert_eq!(
+            got,
+            vec![
+                KeyPattern {
+                    db: 3,
+                    pattern: "user:*".into()
+                },
+                KeyPattern {
+                    db: 0,
+                    pattern: "session:*".into()
+                },
+                KeyPattern {
+                    db: 0,
+                    pattern: "a=b".into()
+                },
+            ]
+        );
+        assert!(parse_key_list("check-keys", "dbx=a").is_err());
+        assert!(parse_key_list("check-keys", "db1=").is_err());
+        assert_eq!(parse_key_list("check-keys", ""), Ok(vec![]));
+    }
+}

@@ -1,0 +1,234 @@
+//! sidewatch-redis: Redis under redis_exporter's metric names, over one
+//! long-lived connection, with key and stream checks that stay bounded.
+//!
+//! Metric families (`redis` is `--namespace`):
+//! - info: every INFO field redis_exporter maps (`redis_memory_used_bytes`,
+//!   `redis_connected_clients`, `redis_commands_processed_total`, ...; see
+//!   [`collectors::info::FIELDS`]), `redis_instance_info{role,redis_version,...}`,
+//!   `redis_start_time_seconds`, `redis_latest_fork_seconds`,
+//!   keyspace `redis_db_keys{db}`, `redis_db_keys_expiring{db}`, `redis_db_avg_ttl_seconds{db}`,
+//!   commandstats `redis_commands_total{cmd}`, `redis_commands_duration_seconds_total{cmd}`,
+//!   `redis_commands_{rejected,failed}_calls_total{cmd}`, errorstats `redis_errors_total{err}`,
+//!   latencystats `redis_latency_percentiles_usec{cmd,quantile}` (+ `_sum`, `_count`),
+//!   replication `redis_connected_slave_{offset_bytes,lag_seconds}{slave_ip,slave_port,slave_state}`,
+//!   `redis_master_link_up{master_host,master_port}`, `redis_master_last_io_seconds_ago`,
+//!   `redis_master_sync_in_progress`, `redis_slave_repl_offset`, `redis_slave_info`,
+//!   `redis_config_{maxmemory,maxclients,io_threads}`, `redis_slowlog_length`,
+//!   `redis_slowlog_last_id`, `redis_last_slow_execution_duration_seconds`,
+//!   `redis_latency_spike_{last,duration_seconds}{event_name}`, `redis_cluster_*` (cluster mode),
+//!   `redis_exporter_last_scrape_connect_time_seconds`
+//! - keys: `redis_key_size{db,key}`, `redis_key_value{db,key}`, `redis_keys_count{db,key}`
+//! - streams: `redis_stream_{length,radix_tree_keys,radix_tree_nodes,last_generated_id,groups}{db,stream}`,
+//!   `redis_stream_group_{consumers,messages_pending,last_delivered_id,entries_read,lag}{db,stream,group}`,
+//!   `redis_stream_group_consumer_{messages_pending,idle_seconds}{db,stream,group,consumer}`
+//! - keys and streams: `redis_key_checks_truncated_total{check,db,pattern}`,
+//!   `redis_key_check_unexpected_type{check,db,key,type}`
+//!
+//! and always: `redis_up`, `redis_exporter_scrapes_total`,
+//! `redis_exporter_last_scrape_duration_seconds`, `redis_exporter_last_scrape_error{err}`,
+//! `redis_exporter_scrape_duration_seconds_{sum,count}`,
+//! `redis_scrape_collector_{duration_seconds,success}{collector}`,
+//! `redis_scrape_collector_dropped_series_total{collector}`, `sidewatch_build_info`, `process_*`.
+#![forbid(unsafe_code)]
+
+pub mod client;
+pub mod collectors;
+pub mod config;
+pub mod info;
+pub mod resp;
+pub mod target;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use sidewatch_common::http::{ProbeHandler, ProbeRoute, StatusCode};
+use sidewatch_common::{
+    Collector, ExporterInfo, PeerSelfMetrics, ScrapeEngine, ScrapeSettings, Snapshot, TargetProbe,
+};
+
+use crate::client::{Client, ClientSettings};
+use crate::collectors::info::{InfoCollector, InfoOptions};
+use crate::collectors::keys::{KeysCollector, Truncations};
+use crate::collectors::streams::StreamsCollector;
+use crate::config::{lookup_password, Checks, RedisConfig};
+use crate::target::{Secret, Target};
+
+/// The exporter's identity under `namespace`.
+pub fn info(namespace: &'static str) -> ExporterInfo {
+    ExporterInfo {
+        namespace,
+        exporter: "redis",
+        version: env!("CARGO_PKG_VERSION"),
+        peer_self_metrics: Some(PeerSelfMetrics {
+            error_label: Some("err"),
+            duration_summary: true,
+        }),
+    }
+}
+
+/// The collectors for one target.
+pub fn build_collectors(
+    client: &Arc<Client>,
+    ns: &'static str,
+    checks: &Checks,
+) -> Vec<Arc<dyn Collector>> {
+    let mut out: Vec<Arc<dyn Collector>> = vec![Arc::new(InfoCollector {
+        client: Arc::clone(client),
+        namespace: ns,
+        config_command: checks.config_command.clone(),
+        options: InfoOptions {
+            system_metrics: checks.system_metrics,
+        },
+    })];
+    if !(checks.check_keys.is_empty()
+        && checks.single_keys.is_empty()
+        && checks.count_keys.is_empty())
+    {
+        out.push(Arc::new(KeysCollector::new(
+            Arc::clone(client),
+            ns,
+            checks.check_keys.clone(),
+            checks.single_keys.clone(),
+            checks.count_keys.clone(),
+            checks.budget.clone(),
+        )));
+    }
+    if !(checks.check_streams.is_empty() && checks.single_streams.is_empty()) {
+        out.push(Arc::new(StreamsCollector {
+            client: Arc::clone(client),
+            namespace: ns,
+            check_streams: checks.check_streams.clone(),
+            single_streams: checks.single_streams.clone(),
+            budget: checks.budget.clone(),
+            exclude_consumers: checks.exclude_consumers,
+            truncated: Truncations::default(),
+        }));
+    }
+    out
+}
+
+/// `redis_up`: the server answers PING over the connection.
+pub struct RedisProbe(pub Arc<Client>);
+
+impl TargetProbe for RedisProbe {
+    fn probe(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            let result = async {
+                let mut s = self.0.session().await?;
+                s.cmd(&[b"PING"]).await
+            }
+            .await;
+            match result {
+                Ok(_) => true,
+                Err(e) => {
+                    tracing::warn!(addr = %self.0.target().display(), error = %e, "target does not answer");
+                    false
+                }
+            }
+        })
+    }
+}
+
+/// One target's engine and its client.
+pub fn build_engine_for(
+    target: Target,
+    client: ClientSettings,
+    scrape: ScrapeSettings,
+    ns: &'static str,
+    checks: &Checks,
+) -> (Arc<ScrapeEngine>, Arc<Client>) {
+    let client = Client::new(target, client);
+    let engine = ScrapeEngine::new(
+        info(ns),
+        scrape,
+        build_collectors(&client, ns, checks),
+        Some(Arc::new(RedisProbe(Arc::clone(&client)))),
+    );
+    (engine, client)
+}
+
+/// `/scrape?target=...`: another server, same collectors, over one
+/// connection closed afterwards. Passwords come from --redis.password-file.
+pub struct ScrapeHandler {
+    pub namespace: &'static str,
+    pub checks: Checks,
+    pub client: ClientSettings,
+    pub scrape: ScrapeSettings,
+    pub password_map: HashMap<String, Secret>,
+    pub user: Option<String>,
+}
+
+impl ScrapeHandler {
+    fn target(&self, params: &HashMap<String, String>) -> Result<Target, (StatusCode, String)> {
+        let raw = params
+            .get("target")
+            .map(|t| t.trim())
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                (
+                    StatusCode::BAD_REQUEST,
+                    "target parameter is missing".to_owned(),
+                )
+            })?;
+        let mut t = Target::parse(raw).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
+        if t.password.is_none() {
+            t.password = lookup_password(&self.password_map, raw, &t);
+        }
+        if t.user.is_none() {
+            t.user.clone_from(&self.user);
+        }
+        Ok(t)
+    }
+}
+
+impl ProbeHandler for ScrapeHandler {
+    fn path(&self) -> &'static str {
+        "/scrape"
+    }
+
+    fn probe(
+        &self,
+        params: HashMap<String, String>,
+        deadline: Duration,
+    ) -> BoxFuture<'static, Result<Snapshot, (StatusCode, String)>> {
+        let target = self.target(&params);
+        let client = self.client.clone();
+        let scrape = self.scrape.clone();
+        let ns = self.namespace;
+        let checks = self.checks.clone();
+        Box::pin(async move {
+            let (engine, client) = build_engine_for(target?, client, scrape, ns, &checks);
+            let snapshot = engine.collect(deadline).await;
+            client.close().await;
+            Ok(snapshot)
+        })
+    }
+}
+
+/// The main target's engine and its client.
+pub type Watched = (Arc<ScrapeEngine>, Arc<Client>);
+
+/// The main engine (when --redis.addr is set) and the /scrape route.
+pub fn build(config: &RedisConfig) -> (Option<Watched>, ProbeRoute) {
+    let scrape = config.cli.scrape.settings();
+    let main = config.target.clone().map(|target| {
+        build_engine_for(
+            target,
+            config.client.clone(),
+            scrape.clone(),
+            config.namespace,
+            &config.checks,
+        )
+    });
+    let route = ProbeRoute(Arc::new(ScrapeHandler {
+        namespace: config.namespace,
+        checks: config.checks.clone(),
+        client: config.client.clone(),
+        scrape,
+        password_map: config.password_map.clone(),
+        user: config.cli.user.clone(),
+    }));
+    (main, route)
+}
