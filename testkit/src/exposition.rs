@@ -78,3 +78,110 @@ impl Exposition {
             .collect()
     }
 }
+
+/// family → label names (over all its samples), read from classic text by
+/// hand: label values may hold `,` and `=`, which prometheus-parse misreads.
+pub fn family_labels(text: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            if let Some((name, _)) = rest.split_once(' ') {
+                out.entry(name.to_owned()).or_default();
+            }
+            continue;
+        }
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        let name_end = line.find(['{', ' ']).unwrap_or(line.len());
+        let name = &line[..name_end];
+        let labels = out.entry(name.to_owned()).or_default();
+        if line[name_end..].starts_with('{') {
+            // Label names: identifiers before `="`.
+            let mut rest = &line[name_end + 1..];
+            while let Some(eq) = rest.find("=\"") {
+                let key = rest[..eq].trim_start_matches([',', ' ']);
+                labels.insert(key.to_owned());
+                // Skip the quoted value, honouring escapes.
+                let value = &rest[eq + 2..];
+                let mut end = 0;
+                let mut escaped = false;
+                for (i, c) in value.char_indices() {
+                    if escaped {
+                        escaped = false;
+                    } else if c == '\\' {
+                        escaped = true;
+                    } else if c == '"' {
+                        end = i;
+                        break;
+                    }
+                }
+                rest = &value[end + 1..];
+                if rest.starts_with('}') {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+fn is_runtime(name: &str) -> bool {
+    name.starts_with("go_") || name.starts_with("process_") || name.starts_with("promhttp_")
+}
+
+/// Runtime families of the Go peers, left out of comparisons.
+pub fn is_go_runtime(name: &str) -> bool {
+    name.starts_with("go_") || name.starts_with("process_") || name.starts_with("promhttp_")
+}
+
+/// How much of a peer's families (by the name Prometheus stores, without
+/// Go runtime families) an exposition has, and with which label names.
+pub struct Coverage {
+    pub peer: BTreeMap<String, BTreeSet<String>>,
+    pub missing: Vec<String>,
+    /// Shared families whose label names differ: (family, peer's, ours).
+    pub label_diffs: Vec<(String, BTreeSet<String>, BTreeSet<String>)>,
+}
+
+impl Coverage {
+    pub fn of(peer_text: &str, ours_text: &str) -> Self {
+        let peer: BTreeMap<_, _> = family_labels(peer_text)
+            .into_iter()
+            .filter(|(n, _)| !is_go_runtime(n))
+            .collect();
+        let ours = family_labels(ours_text);
+        let missing = peer
+            .keys()
+            .filter(|n| !ours.contains_key(*n))
+            .cloned()
+            .collect();
+        let label_diffs = peer
+            .iter()
+            .filter_map(|(n, l)| {
+                let o = ours.get(n)?;
+                (o != l).then(|| (n.clone(), l.clone(), o.clone()))
+            })
+            .collect();
+        Self {
+            peer,
+            missing,
+            label_diffs,
+        }
+    }
+
+    pub fn ratio(&self) -> f64 {
+        (self.peer.len() - self.missing.len()) as f64 / self.peer.len().max(1) as f64
+    }
+
+    pub fn report(&self) -> String {
+        format!(
+            "peer families: {}, covered: {} ({:.1}%), missing: {:?}, label differences: {:?}",
+            self.peer.len(),
+            self.peer.len() - self.missing.len(),
+            self.ratio() * 100.0,
+            self.missing,
+            self.label_diffs
+        )
+    }
+}
