@@ -62,6 +62,15 @@ pub fn find_program(names: &[&str]) -> Option<std::path::PathBuf> {
 /// A plain blocking `GET` over HTTP/1.0 for polling the kit's own services;
 /// the body when the status is 200, the status line otherwise.
 pub fn http_get(url: &str) -> Result<String, String> {
+    http_get_headers(url, &[])
+}
+
+/// [`http_get`] with one extra request header (e.g. the scrape timeout).
+pub fn http_get_header(url: &str, header: (&str, &str)) -> Result<String, String> {
+    http_get_headers(url, &[header])
+}
+
+fn http_get_headers(url: &str, headers: &[(&str, &str)]) -> Result<String, String> {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").ok_or("only http:// URLs")?;
     let (host, path) = match rest.split_once('/') {
@@ -71,7 +80,11 @@ pub fn http_get(url: &str) -> Result<String, String> {
     let mut s = std::net::TcpStream::connect(host).map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(|e| e.to_string())?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").map_err(|e| e.to_string())?;
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n{extra}\r\n").map_err(|e| e.to_string())?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).map_err(|e| e.to_string())?;
     let buf = String::from_utf8_lossy(&buf);

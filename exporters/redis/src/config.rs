@@ -129,8 +129,9 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1..1_000_001), value_name = "N")]
     pub batch_size: u64,
 
-    /// Most keys the key checks (and, separately, the stream checks) examine
-    /// per scrape; walks stopped here are counted in redis_key_checks_truncated_total.
+    /// Most keys examined per scrape by each of: --check-keys, --count-keys,
+    /// --check-streams; walks stopped here are counted in
+    /// redis_key_checks_truncated_total (count walks resume on the next scrape).
     #[arg(long = "check-keys.max-keys", env = "SIDEWATCH_REDIS_CHECK_KEYS_MAX_KEYS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..100_000_001), value_name = "N")]
     pub max_keys: u64,

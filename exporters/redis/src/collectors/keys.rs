@@ -381,6 +381,9 @@ impl KeysCollector {
                 }
             }
         }
+        // Counting has a budget of its own, so big --check-keys patterns
+        // cannot starve it (and the other way round).
+        let mut spend = Spend::start(&self.budget);
         let mut counts: Vec<(u32, String, u64)> = Vec::new();
         for p in &self.count_keys {
             if let Some(n) = self.count(p, &mut spend).await? {
@@ -401,10 +404,15 @@ impl KeysCollector {
         for (db, pattern, n) in counts {
             count.add(&[("db", &format!("db{db}")), ("key", &pattern)], n as f64);
         }
-        let mut out = vec![size, value, count];
-        out.push(unexpected_types(ns, "keys", &wrong));
-        out.push(self.truncated.family(ns));
-        Ok(out)
+        // Bookkeeping first: the series limit cuts from the end, and what
+        // was cut must still be visible.
+        Ok(vec![
+            self.truncated.family(ns),
+            unexpected_types(ns, "keys", &wrong),
+            count,
+            size,
+            value,
+        ])
     }
 
     /// Advances one count walk; the last complete count, if any.

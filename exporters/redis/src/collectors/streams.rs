@@ -253,9 +253,12 @@ impl StreamsCollector {
                 seen.push((p.db, key));
             }
         }
-        let mut out = f.into_vec();
-        out.push(unexpected_types(ns, "streams", &wrong));
-        out.push(self.truncated.family(ns));
+        // Bookkeeping first: the series limit cuts from the end.
+        let mut out = vec![
+            self.truncated.family(ns),
+            unexpected_types(ns, "streams", &wrong),
+        ];
+        out.extend(f.into_vec());
         Ok(out)
     }
 }
