@@ -79,17 +79,12 @@ impl Exposition {
     }
 }
 
-/// family → label names (over all its samples), read from classic text by
+/// name → label names (over all its samples), as Prometheus stores them
+/// (a summary's `_sum` and `_count` are names of their own), read from classic text by
 /// hand: label values may hold `,` and `=`, which prometheus-parse misreads.
 pub fn family_labels(text: &str) -> BTreeMap<String, BTreeSet<String>> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("# TYPE ") {
-            if let Some((name, _)) = rest.split_once(' ') {
-                out.entry(name.to_owned()).or_default();
-            }
-            continue;
-        }
         if line.starts_with('#') || line.is_empty() {
             continue;
         }
@@ -124,10 +119,6 @@ pub fn family_labels(text: &str) -> BTreeMap<String, BTreeSet<String>> {
         }
     }
     out
-}
-
-fn is_runtime(name: &str) -> bool {
-    name.starts_with("go_") || name.starts_with("process_") || name.starts_with("promhttp_")
 }
 
 /// Runtime families of the Go peers, left out of comparisons.
