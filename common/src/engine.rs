@@ -570,6 +570,41 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn peer_bookkeeping_says_what_failed() {
+        let info = ExporterInfo {
+            peer_self_metrics: Some(PeerSelfMetrics {
+                error_label: Some("err"),
+                duration_summary: true,
+            }),
+            ..info()
+        };
+        let fast = Fixed::new("fast", 1, Duration::ZERO);
+        let engine = ScrapeEngine::new(
+            info,
+            ScrapeSettings::default(),
+            vec![fast, Arc::new(Failing)],
+            None,
+        );
+        engine.scrape(Duration::from_secs(1)).await;
+        let snap = engine.scrape(Duration::from_secs(1)).await;
+        let one = |name: &str| {
+            snap.family(name)
+                .map(|f| (f.samples[0].labels.clone(), f.samples[0].value))
+        };
+        let (labels, value) = one("t_exporter_last_scrape_error").unwrap_or_default();
+        assert_eq!(value, 1.0);
+        assert_eq!(labels[0].1, "collectors failed: failing");
+        assert_eq!(one("t_exporter_scrapes_total").map(|x| x.1), Some(2.0));
+        assert_eq!(
+            one("t_exporter_scrape_duration_seconds_count").map(|x| x.1),
+            Some(2.0)
+        );
+        let last = one("t_exporter_last_scrape_duration_seconds").map_or(-1.0, |x| x.1);
+        let sum = one("t_exporter_scrape_duration_seconds_sum").map_or(-1.0, |x| x.1);
+        assert!(last >= 0.0 && sum >= last, "{last} {sum}");
+    }
+
     #[test]
     fn deadline_takes_header_minus_offset_capped() {
         let s = ScrapeSettings {
