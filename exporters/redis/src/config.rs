@@ -142,9 +142,10 @@ pub struct Cli {
     pub time_budget: Duration,
 
     /// Leave out per-consumer stream series.
-    #[arg(long = "streams-exclude-consumer-metrics", env = "REDIS_EXPORTER_STREAMS_EXCLUDE_CONSUMER_METRICS",
-          num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false",
-          value_parser = BoolishValueParser::new(), action = ArgAction::Set)]
+    #[arg(
+        long = "streams-exclude-consumer-metrics",
+        env = "REDIS_EXPORTER_STREAMS_EXCLUDE_CONSUMER_METRICS"
+    )]
     pub streams_exclude_consumer_metrics: bool,
 
     /// Name of the CONFIG command (some services rename it); empty skips the
@@ -187,9 +188,10 @@ pub struct Cli {
     pub tls_ca_cert_file: Option<PathBuf>,
 
     /// Do not verify the server's certificate.
-    #[arg(long = "skip-tls-verification", env = "REDIS_EXPORTER_SKIP_TLS_VERIFICATION",
-          num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false",
-          value_parser = BoolishValueParser::new(), action = ArgAction::Set)]
+    #[arg(
+        long = "skip-tls-verification",
+        env = "REDIS_EXPORTER_SKIP_TLS_VERIFICATION"
+    )]
     pub skip_tls_verification: bool,
 
     /// Serve the web interface over TLS with this certificate (or use --web.config.file).
@@ -226,35 +228,36 @@ pub struct Cli {
     pub tls_server_min_version: String,
 
     /// Name the connection "sidewatch-redis" (CLIENT SETNAME).
-    #[arg(long = "set-client-name", env = "REDIS_EXPORTER_SET_CLIENT_NAME",
-          num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true",
-          value_parser = BoolishValueParser::new(), action = ArgAction::Set)]
+    #[arg(
+        long = "set-client-name",
+        env = "REDIS_EXPORTER_SET_CLIENT_NAME",
+        default_value_t = true
+    )]
     pub set_client_name: bool,
 
     /// PING after connecting (a connect is only counted as done when the server answers).
-    #[arg(long = "ping-on-connect", env = "REDIS_EXPORTER_PING_ON_CONNECT",
-          num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false",
-          value_parser = BoolishValueParser::new(), action = ArgAction::Set)]
+    #[arg(long = "ping-on-connect", env = "REDIS_EXPORTER_PING_ON_CONNECT")]
     pub ping_on_connect: bool,
 
     /// Also report redis_total_system_memory_bytes.
-    #[arg(long = "include-system-metrics", env = "REDIS_EXPORTER_INCL_SYSTEM_METRICS",
-          num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false",
-          value_parser = BoolishValueParser::new(), action = ArgAction::Set)]
+    #[arg(
+        long = "include-system-metrics",
+        env = "REDIS_EXPORTER_INCL_SYSTEM_METRICS"
+    )]
     pub include_system_metrics: bool,
 
     /// The target is a cluster node: key and stream checks report the keys
     /// this node owns (keys of other nodes answer MOVED and are skipped), so
     /// one exporter per node covers the cluster without double counting.
-    #[arg(long = "is-cluster", env = "REDIS_EXPORTER_IS_CLUSTER",
-          num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false",
-          value_parser = BoolishValueParser::new(), action = ArgAction::Set)]
+    #[arg(long = "is-cluster", env = "REDIS_EXPORTER_IS_CLUSTER")]
     pub is_cluster: bool,
 
     /// Accepted for redis_exporter compatibility: sidewatch has no Go runtime metrics to leave out.
-    #[arg(long = "redis-only-metrics", env = "REDIS_EXPORTER_REDIS_ONLY_METRICS",
-          num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false",
-          value_parser = BoolishValueParser::new(), action = ArgAction::Set, hide = true)]
+    #[arg(
+        long = "redis-only-metrics",
+        env = "REDIS_EXPORTER_REDIS_ONLY_METRICS",
+        hide = true
+    )]
     pub redis_only_metrics: bool,
 
     /// redis_exporter's log format flag: txt (logfmt) or json; overrides --log.format.
@@ -266,9 +269,7 @@ pub struct Cli {
     pub log_format_compat: Option<String>,
 
     /// Log at debug level (redis_exporter's --debug); overrides --log.level.
-    #[arg(long = "debug", env = "REDIS_EXPORTER_DEBUG",
-          num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false",
-          value_parser = BoolishValueParser::new(), action = ArgAction::Set)]
+    #[arg(long = "debug", env = "REDIS_EXPORTER_DEBUG")]
     pub debug: bool,
 
     /// Validate the flags and files and exit: 0 when valid, 2 with the problem otherwise.
@@ -276,11 +277,38 @@ pub struct Cli {
     pub config_check: bool,
 }
 
+/// redis_exporter's boolean flags are Go flags: `--flag`, `--flag=true` and
+/// `--flag=false` all work.
+const GO_BOOLS: &[&str] = &[
+    "streams_exclude_consumer_metrics",
+    "skip_tls_verification",
+    "set_client_name",
+    "ping_on_connect",
+    "include_system_metrics",
+    "is_cluster",
+    "redis_only_metrics",
+    "debug",
+];
+
 /// The whole command definition, with redis_exporter's defaults and env vars
 /// for the shared web flags.
 pub fn command() -> clap::Command {
-    Cli::command()
-        .args_override_self(true)
+    let mut cmd = Cli::command();
+    for id in GO_BOOLS {
+        cmd = cmd.mut_arg(*id, |a| {
+            let a = if a.get_default_values().is_empty() {
+                a.default_value("false")
+            } else {
+                a
+            };
+            a.num_args(0..=1)
+                .require_equals(true)
+                .default_missing_value("true")
+                .value_parser(BoolishValueParser::new())
+                .action(ArgAction::Set)
+        });
+    }
+    cmd.args_override_self(true)
         .mut_arg("listen_address", |a| {
             a.default_value(":9121")
                 .env("REDIS_EXPORTER_WEB_LISTEN_ADDRESS")
