@@ -6,6 +6,7 @@
 
 pub mod alertmanager;
 pub mod blackhole;
+pub mod certs;
 pub mod exporter;
 pub mod exposition;
 pub mod postgres;

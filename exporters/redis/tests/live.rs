@@ -333,3 +333,47 @@ fn scrapes_reuse_one_connection() {
     }
     assert_eq!(id(), first, "the same connection serves every scrape");
 }
+
+#[test]
+fn rediss_with_ca_and_client_certificate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let certs = sidewatch_testkit::certs::TestCerts::create(dir.path());
+    let tls_port = sidewatch_testkit::free_port().to_string();
+    let (crt, key, ca) = (
+        certs.path("server.crt"),
+        certs.path("server.key"),
+        certs.path("ca.crt"),
+    );
+    let r = Redis::start_with(&[
+        ("tls-port", &tls_port),
+        ("tls-cert-file", &crt),
+        ("tls-key-file", &key),
+        ("tls-ca-cert-file", &ca),
+        ("tls-auth-clients", "yes"),
+    ]);
+    run(&r, &["SET over tls"]);
+    let addr = format!("--redis.addr=rediss://127.0.0.1:{tls_port}");
+    let start = |extra: &[&str]| {
+        let mut args = vec![addr.as_str()];
+        args.extend_from_slice(extra);
+        let e = sidewatch_testkit::Exporter::start_unchecked(bin(), &args);
+        assert!(e.wait_listening(), "{}", e.log());
+        e
+    };
+    let (ca_flag, cert_flag, key_flag) = (
+        format!("--tls-ca-cert-file={ca}"),
+        format!("--tls-client-cert-file={}", certs.path("client.crt")),
+        format!("--tls-client-key-file={}", certs.path("client.key")),
+    );
+    let good = start(&[&ca_flag, &cert_flag, &key_flag]);
+    let x = scrape(&good);
+    assert_eq!(x.value("redis_up", &[]), Some(1.0), "{}", good.log());
+    assert_eq!(x.value("redis_db_keys", &[("db", "db0")]), Some(1.0));
+    // Without the client certificate the server refuses the handshake.
+    let no_cert = start(&[&ca_flag]);
+    assert_eq!(scrape(&no_cert).value("redis_up", &[]), Some(0.0));
+    // Without the CA the server's certificate is not trusted.
+    let no_ca = start(&[&cert_flag, &key_flag]);
+    assert_eq!(scrape(&no_ca).value("redis_up", &[]), Some(0.0));
+    assert!(no_ca.log().contains("TLS handshake"), "{}", no_ca.log());
+}
