@@ -71,7 +71,6 @@ pub struct Client {
     conn: Mutex<Option<Conn>>,
     /// Seconds the last successful connect took.
     last_connect: StdMutex<Option<f64>>,
-    connects: std::sync::atomic::AtomicU64,
 }
 
 impl Client {
@@ -81,7 +80,6 @@ impl Client {
             settings,
             conn: Mutex::new(None),
             last_connect: StdMutex::new(None),
-            connects: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -92,11 +90,6 @@ impl Client {
     /// Seconds the most recent connect took, if one succeeded.
     pub fn last_connect_seconds(&self) -> Option<f64> {
         *self.last_connect.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Connections opened so far (reconnects included).
-    pub fn connects(&self) -> u64 {
-        self.connects.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// When the current operation must end: the connection timeout from now,
@@ -217,8 +210,6 @@ impl Client {
         conn.db = self.target.db;
         *self.last_connect.lock().unwrap_or_else(|p| p.into_inner()) =
             Some(started.elapsed().as_secs_f64());
-        self.connects
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::debug!(addr = %addr, "connected");
         Ok(conn)
     }

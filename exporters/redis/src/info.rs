@@ -51,10 +51,6 @@ impl Info {
             .iter()
             .filter_map(move |(_, k, v)| k.strip_prefix(prefix).map(|rest| (rest, v.as_str())))
     }
-
-    pub fn has_section(&self, section: &str) -> bool {
-        self.fields.iter().any(|(s, _, _)| s == section)
-    }
 }
 
 /// A number as INFO writes it: integers, decimals, `ok`/`err` statuses and
@@ -91,7 +87,7 @@ mod tests {
             "# Server\r\nredis_version:7.2.4\r\nweird line\r\n\r\n# Keyspace\r\ndb0:keys=3,expires=1,avg_ttl=10\r\n",
         );
         assert_eq!(info.get("redis_version"), Some("7.2.4"));
-        assert!(info.has_section("keyspace"));
+        assert!(info.fields.iter().any(|(s, _, _)| s == "keyspace"));
         let db: Vec<_> = info.with_prefix("db").collect();
         assert_eq!(db, vec![("0", "keys=3,expires=1,avg_ttl=10")]);
         assert_eq!(kv_get(&kv_list(db[0].1), "expires"), Some("1"));

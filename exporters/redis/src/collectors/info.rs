@@ -354,7 +354,9 @@ pub fn families(ns: &str, info: &Info, extras: &Extras, options: InfoOptions) ->
     let mut out = Families::new(ns);
     for (field, metric, kind) in FIELDS {
         if let Some(v) = info.number(field) {
-            out.add(metric, kind_help(metric), *kind, &[], v);
+            // redis_exporter's help for INFO fields is "<name> metric"; the
+            // family name says what it is.
+            out.add(metric, metric, *kind, &[], v);
         }
     }
     if options.system_metrics {
@@ -454,12 +456,6 @@ pub fn families(ns: &str, info: &Info, extras: &Extras, options: InfoOptions) ->
         }
     }
     out.finish()
-}
-
-fn kind_help(metric: &str) -> &str {
-    // redis_exporter's help for INFO fields is "<name> metric"; the family
-    // name says what it is, so the help repeats it.
-    metric
 }
 
 fn instance_info(out: &mut Families, info: &Info) {
