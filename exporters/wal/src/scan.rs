@@ -68,8 +68,8 @@ pub struct DirScan {
     pub files: BTreeMap<String, FileState>,
     /// `archive_status/*.ready`: segment name → when the marker was written.
     pub ready: BTreeMap<String, SystemTime>,
-    /// Number of `archive_status/*.done` markers.
-    pub done: usize,
+    /// `archive_status/*.done`: segment names.
+    pub done: std::collections::BTreeSet<String>,
 }
 
 /// Reads the directory. An error here means the directory itself could not
@@ -112,8 +112,8 @@ pub fn scan(dir: &Path, kind: &Kind) -> io::Result<DirScan> {
                         .and_then(|m| m.modified())
                         .unwrap_or(SystemTime::UNIX_EPOCH);
                     out.ready.insert(seg.to_owned(), when);
-                } else if name.ends_with(".done") {
-                    out.done += 1;
+                } else if let Some(seg) = name.strip_suffix(".done") {
+                    out.done.insert(seg.to_owned());
                 }
             }
         }
@@ -219,7 +219,7 @@ mod tests {
         assert_eq!(s.segment_size(), Some(mb16));
         assert_eq!(s.write_position(), Some((1, 0x10 * mb16)));
         assert_eq!(s.ready.len(), 1);
-        assert_eq!(s.done, 1);
+        assert_eq!(s.done.len(), 1);
     }
 
     #[test]

@@ -101,18 +101,27 @@ impl DirState {
         }
     }
 
-    /// The archiver's marker for `segment` changed.
-    pub fn archive_marker(&mut self, segment: &str, ready: Option<SystemTime>, done_delta: isize) {
-        if let Some(scan) = self.scan.as_mut() {
-            match ready {
+    /// A file in `archive_status/` changed: `modified` is its time when it
+    /// exists, None when it is gone.
+    pub fn marker_changed(&mut self, file: &str, modified: Option<SystemTime>) {
+        let Some(scan) = self.scan.as_mut() else {
+            return;
+        };
+        if let Some(seg) = file.strip_suffix(".ready") {
+            match modified {
                 Some(t) => {
-                    scan.ready.insert(segment.to_owned(), t);
+                    scan.ready.insert(seg.to_owned(), t);
                 }
                 None => {
-                    scan.ready.remove(segment);
+                    scan.ready.remove(seg);
                 }
             }
-            scan.done = scan.done.saturating_add_signed(done_delta);
+        } else if let Some(seg) = file.strip_suffix(".done") {
+            if modified.is_some() {
+                scan.done.insert(seg.to_owned());
+            } else {
+                scan.done.remove(seg);
+            }
         }
     }
 
@@ -202,6 +211,21 @@ mod tests {
         st.file_removed("c.wal");
         st.file_removed("c.wal");
         assert_eq!(st.counters.removed, 2);
+    }
+
+    #[test]
+    fn archive_markers_move_from_ready_to_done() {
+        let mut st = DirState::new(Kind::Postgres);
+        st.reconcile(DirScan::default());
+        let t = SystemTime::UNIX_EPOCH;
+        st.marker_changed("000000010000000000000001.ready", Some(t));
+        st.marker_changed("000000010000000000000002.ready", Some(t));
+        st.marker_changed("000000010000000000000001.ready", None);
+        st.marker_changed("000000010000000000000001.done", Some(t));
+        st.marker_changed("000000010000000000000001.done", Some(t));
+        let scan = st.scan.as_ref().expect("scan");
+        assert_eq!(scan.ready.len(), 1);
+        assert_eq!(scan.done.len(), 1);
     }
 
     #[test]
