@@ -59,6 +59,8 @@ pub fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
 pub struct FileState {
     pub size: u64,
     pub modified: SystemTime,
+    /// Inode number: a renamed file keeps it, so a rename is not new data.
+    pub ino: u64,
 }
 
 /// The result of one scan.
@@ -97,6 +99,7 @@ pub fn scan(dir: &Path, kind: &Kind) -> io::Result<DirScan> {
             FileState {
                 size: meta.len(),
                 modified,
+                ino: std::os::unix::fs::MetadataExt::ino(&meta),
             },
         );
     }

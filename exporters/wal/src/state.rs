@@ -1,9 +1,9 @@
 //! What is known about one directory between scrapes: the files, and the
 //! counters (created, removed, written) that events and rescans advance.
 //!
-//! Events update single files; a full rescan replaces the file map and adds
-//! to the counters only what the events missed, so counting is neither
-//! doubled nor lost when both happen.
+//! Each scan replaces the file map; the counters advance by the difference
+//! to the previous scan, matching files by inode so that a rename is a
+//! created and a removed name but no new bytes.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -65,66 +65,6 @@ impl DirState {
         self.scan = Some(new);
     }
 
-    /// One file appeared or changed (an event): counted now, so the next
-    /// rescan finds nothing new to count.
-    pub fn file_changed(&mut self, name: &str, state: FileState) {
-        let Some(scan) = self.scan.as_mut() else {
-            return;
-        };
-        match scan.files.insert(name.to_owned(), state) {
-            None => {
-                self.counters.created += 1;
-                if self.kind != Kind::Postgres {
-                    self.counters.written_bytes += state.size;
-                }
-            }
-            Some(old) => {
-                if self.kind != Kind::Postgres {
-                    self.counters.written_bytes += state.size.saturating_sub(old.size);
-                }
-            }
-        }
-        if self.kind == Kind::Postgres {
-            if let Some(scan) = self.scan.take() {
-                self.advance_position(&scan);
-                self.scan = Some(scan);
-            }
-        }
-    }
-
-    /// One file went away (an event).
-    pub fn file_removed(&mut self, name: &str) {
-        if let Some(scan) = self.scan.as_mut() {
-            if scan.files.remove(name).is_some() {
-                self.counters.removed += 1;
-            }
-        }
-    }
-
-    /// A file in `archive_status/` changed: `modified` is its time when it
-    /// exists, None when it is gone.
-    pub fn marker_changed(&mut self, file: &str, modified: Option<SystemTime>) {
-        let Some(scan) = self.scan.as_mut() else {
-            return;
-        };
-        if let Some(seg) = file.strip_suffix(".ready") {
-            match modified {
-                Some(t) => {
-                    scan.ready.insert(seg.to_owned(), t);
-                }
-                None => {
-                    scan.ready.remove(seg);
-                }
-            }
-        } else if let Some(seg) = file.strip_suffix(".done") {
-            if modified.is_some() {
-                scan.done.insert(seg.to_owned());
-            } else {
-                scan.done.remove(seg);
-            }
-        }
-    }
-
     fn advance_position(&mut self, scan: &DirScan) {
         let Some((timeline, pos)) = scan.write_position() else {
             return;
@@ -147,12 +87,20 @@ impl DirState {
     }
 }
 
-/// Bytes appended: growth of files in both maps plus the size of new files.
+/// Bytes appended: growth of files in both maps, of renamed files (same
+/// inode under a new name) against their old size, and the size of new files.
 fn growth(old: &BTreeMap<String, FileState>, new: &BTreeMap<String, FileState>) -> u64 {
+    let gone: BTreeMap<u64, u64> = old
+        .iter()
+        .filter(|(k, _)| !new.contains_key(*k))
+        .map(|(_, f)| (f.ino, f.size))
+        .collect();
     new.iter()
         .map(|(k, f)| match old.get(k) {
             Some(o) => f.size.saturating_sub(o.size),
-            None => f.size,
+            None => f
+                .size
+                .saturating_sub(gone.get(&f.ino).copied().unwrap_or(0)),
         })
         .sum()
 }
@@ -161,34 +109,37 @@ fn growth(old: &BTreeMap<String, FileState>, new: &BTreeMap<String, FileState>) 
 mod tests {
     use super::*;
 
-    fn file(size: u64, secs: u64) -> FileState {
-        FileState {
-            size,
-            modified: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs),
-        }
-    }
-
     fn scan_of(files: &[(&str, u64, u64)]) -> DirScan {
         DirScan {
             files: files
                 .iter()
-                .map(|(n, s, t)| ((*n).to_owned(), file(*s, *t)))
+                .map(|(n, s, t)| {
+                    let ino = n.bytes().map(u64::from).sum();
+                    let modified = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(*t);
+                    (
+                        (*n).to_owned(),
+                        FileState {
+                            size: *s,
+                            modified,
+                            ino,
+                        },
+                    )
+                })
                 .collect(),
             ..DirScan::default()
         }
     }
 
     #[test]
-    fn generic_counters_from_rescans_and_events_do_not_double() {
+    fn generic_counters_between_scans() {
         let mut st = DirState::new(Kind::Generic {
             pattern: "*.wal".into(),
         });
         st.reconcile(scan_of(&[("a.wal", 100, 1)]));
         assert_eq!(st.counters, Counters::default());
-        // Events: a.wal grows by 50, b.wal appears with 10 bytes.
-        st.file_changed("a.wal", file(150, 2));
-        st.file_changed("b.wal", file(10, 2));
-        // A rescan that sees the same adds nothing.
+        // a.wal grows by 50, b.wal appears with 10 bytes.
+        st.reconcile(scan_of(&[("a.wal", 150, 2), ("b.wal", 10, 2)]));
+        // The same again adds nothing.
         st.reconcile(scan_of(&[("a.wal", 150, 2), ("b.wal", 10, 2)]));
         assert_eq!(
             st.counters,
@@ -198,7 +149,7 @@ mod tests {
                 written_bytes: 60
             }
         );
-        // Missed events (queue overflow): the rescan counts them.
+        // a.wal goes; b.wal grows by 20; c.wal appears with 5.
         st.reconcile(scan_of(&[("b.wal", 30, 3), ("c.wal", 5, 3)]));
         assert_eq!(
             st.counters,
@@ -208,24 +159,35 @@ mod tests {
                 written_bytes: 85
             }
         );
-        st.file_removed("c.wal");
-        st.file_removed("c.wal");
-        assert_eq!(st.counters.removed, 2);
     }
 
     #[test]
-    fn archive_markers_move_from_ready_to_done() {
-        let mut st = DirState::new(Kind::Postgres);
-        st.reconcile(DirScan::default());
-        let t = SystemTime::UNIX_EPOCH;
-        st.marker_changed("000000010000000000000001.ready", Some(t));
-        st.marker_changed("000000010000000000000002.ready", Some(t));
-        st.marker_changed("000000010000000000000001.ready", None);
-        st.marker_changed("000000010000000000000001.done", Some(t));
-        st.marker_changed("000000010000000000000001.done", Some(t));
-        let scan = st.scan.as_ref().expect("scan");
-        assert_eq!(scan.ready.len(), 1);
-        assert_eq!(scan.done.len(), 1);
+    fn a_rename_is_not_new_data() {
+        let mut st = DirState::new(Kind::Generic {
+            pattern: "*".into(),
+        });
+        let at = |name: &str, size: u64, ino: u64| DirScan {
+            files: [(
+                name.to_owned(),
+                FileState {
+                    size,
+                    modified: SystemTime::UNIX_EPOCH,
+                    ino,
+                },
+            )]
+            .into(),
+            ..DirScan::default()
+        };
+        st.reconcile(at("x", 10, 7));
+        st.reconcile(at("y", 15, 7));
+        assert_eq!(
+            st.counters,
+            Counters {
+                created: 1,
+                removed: 1,
+                written_bytes: 5
+            }
+        );
     }
 
     #[test]
@@ -239,7 +201,10 @@ mod tests {
         assert_eq!(st.positions().collect::<Vec<_>>(), vec![(1, mb16)]);
         // Segment 2 (recycled, preallocated) becomes the one being written,
         // then segment 3 appears.
-        st.file_changed("000000010000000000000002", file(mb16, 20));
+        st.reconcile(scan_of(&[
+            ("000000010000000000000001", mb16, 10),
+            ("000000010000000000000002", mb16, 20),
+        ]));
         st.reconcile(scan_of(&[
             ("000000010000000000000002", mb16, 20),
             ("000000010000000000000003", mb16, 30),
