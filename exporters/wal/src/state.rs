@@ -5,10 +5,8 @@
 //! to the previous scan, matching files by inode so that a rename is a
 //! created and a removed name but no new bytes.
 
-use std::collections::BTreeMap;
-use std::time::SystemTime;
-
 use crate::scan::{DirScan, FileState, Kind};
+use std::collections::BTreeMap;
 
 /// Counters since start.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -108,6 +106,7 @@ fn growth(old: &BTreeMap<String, FileState>, new: &BTreeMap<String, FileState>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::SystemTime;
 
     fn scan_of(files: &[(&str, u64, u64)]) -> DirScan {
         DirScan {
