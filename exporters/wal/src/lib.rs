@@ -1,12 +1,26 @@
 //! sidewatch-wal: write-ahead-log directories watched from disk, no SQL.
 //!
-//! Work in progress (issue 5): the segment-name parser, the directory scan,
-//! the per-directory state and the watcher (inotify-triggered rescans,
-//! periodic rescans, polling fallback) exist; the collectors and the binary
-//! do not yet.
+//! Families (label `dir`): `sidewatch_wal_up`, `_segments`, `_size_bytes`,
+//! `_oldest_segment_age_seconds`, `_last_write_age_seconds`,
+//! `_segments_created_total`, `_segments_removed_total`, `_written_bytes_total`,
+//! `_watch_events_total{kind}`, `_rescans_total`; PostgreSQL kind also
+//! `_archive_ready_segments`, `_archive_done_segments`,
+//! `_archive_oldest_ready_age_seconds`, `_position_bytes{timeline}`.
+//!
+//! Work in progress (issue 5): live PostgreSQL tests, docs and the benchmark
+//! are not done yet.
 #![forbid(unsafe_code)]
 
+pub mod collector;
+pub mod config;
 pub mod scan;
 pub mod segment;
 pub mod state;
 pub mod watch;
+
+pub const INFO: sidewatch_common::ExporterInfo = sidewatch_common::ExporterInfo {
+    namespace: "sidewatch_wal",
+    exporter: "wal",
+    version: env!("CARGO_PKG_VERSION"),
+    peer_self_metrics: None,
+};
