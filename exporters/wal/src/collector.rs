@@ -86,39 +86,33 @@ impl WalCollector {
             for (kind, n) in d.events.lock().map(|e| e.clone()).unwrap_or_default() {
                 events.add(&[("dir", name), ("kind", kind)], n as f64);
             }
-            let st = d.state.lock().unwrap_or_else(|p| p.into_inner());
+            let st = d.summary.lock().map(|s| s.clone()).unwrap_or_default();
             created.add(&l, st.counters.created as f64);
             removed.add(&l, st.counters.removed as f64);
             written.add(&l, st.counters.written_bytes as f64);
             if d.config.kind == Kind::Postgres {
-                for (timeline, pos) in st.positions() {
+                for (timeline, pos) in &st.positions {
                     position.add(
                         &[("dir", name), ("timeline", &timeline.to_string())],
-                        pos as f64,
+                        *pos as f64,
                     );
                 }
             }
-            let Some(scan) = st.scan.as_ref().filter(|_| is_up) else {
+            if !is_up {
                 continue;
-            };
-            segments.add(&l, scan.files.len() as f64);
-            size.add(&l, scan.total_size() as f64);
-            if let Some(t) = scan.oldest_modified() {
+            }
+            segments.add(&l, st.files as f64);
+            size.add(&l, st.total_size as f64);
+            if let Some(t) = st.oldest {
                 oldest.add(&l, age(now, t));
             }
-            if let Some(t) = scan.newest_modified() {
+            if let Some(t) = st.newest {
                 last_write.add(&l, age(now, t));
             }
             if d.config.kind == Kind::Postgres {
-                ready.add(&l, scan.ready.len() as f64);
-                done.add(&l, scan.done.len() as f64);
-                let oldest_ready = scan
-                    .ready
-                    .values()
-                    .min()
-                    .map(|t| age(now, *t))
-                    .unwrap_or(0.0);
-                ready_age.add(&l, oldest_ready);
+                ready.add(&l, st.ready as f64);
+                done.add(&l, st.done as f64);
+                ready_age.add(&l, st.oldest_ready.map_or(0.0, |t| age(now, t)));
             }
         }
         Ok(vec![

@@ -7,6 +7,7 @@
 
 use crate::scan::{DirScan, FileState, Kind};
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 
 /// Counters since start.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -14,6 +15,22 @@ pub struct Counters {
     pub created: u64,
     pub removed: u64,
     pub written_bytes: u64,
+}
+
+/// What scrapes read: computed once per scan, so a scrape costs the same
+/// whether the directory holds ten files or a hundred thousand.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Summary {
+    pub counters: Counters,
+    pub files: usize,
+    pub total_size: u64,
+    pub oldest: Option<SystemTime>,
+    pub newest: Option<SystemTime>,
+    pub ready: usize,
+    pub done: usize,
+    pub oldest_ready: Option<SystemTime>,
+    /// (timeline, write position) for PostgreSQL.
+    pub positions: Vec<(u32, u64)>,
 }
 
 #[derive(Debug)]
@@ -79,6 +96,21 @@ impl DirState {
         }
     }
 
+    pub fn summary(&self) -> Summary {
+        let scan = self.scan.as_ref();
+        Summary {
+            counters: self.counters,
+            files: scan.map_or(0, |s| s.files.len()),
+            total_size: scan.map_or(0, DirScan::total_size),
+            oldest: scan.and_then(DirScan::oldest_modified),
+            newest: scan.and_then(DirScan::newest_modified),
+            ready: scan.map_or(0, |s| s.ready.len()),
+            done: scan.map_or(0, |s| s.done.len()),
+            oldest_ready: scan.and_then(|s| s.ready.values().min().copied()),
+            positions: self.positions().collect(),
+        }
+    }
+
     /// (timeline, highest write position seen).
     pub fn positions(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
         self.positions.iter().map(|(t, p)| (*t, *p))
@@ -106,7 +138,6 @@ fn growth(old: &BTreeMap<String, FileState>, new: &BTreeMap<String, FileState>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::SystemTime;
 
     fn scan_of(files: &[(&str, u64, u64)]) -> DirScan {
         DirScan {

@@ -17,7 +17,7 @@ use notify::event::{EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher};
 
 use crate::scan::{scan, Kind};
-use crate::state::DirState;
+use crate::state::{DirState, Summary};
 
 /// One configured directory.
 #[derive(Clone, Debug)]
@@ -55,7 +55,14 @@ impl Default for WatchSettings {
 /// One directory as scrapes see it.
 pub struct WatchedDir {
     pub config: DirConfig,
-    pub state: Mutex<DirState>,
+    /// The full state; only the watcher thread works on it.
+    state: Mutex<DirState>,
+    /// What scrapes read, replaced after every scan.
+    pub summary: Mutex<Summary>,
+    /// How long the last scan took: event-triggered rescans wait at least
+    /// ten times that, so a busy directory of 100k files is not rescanned
+    /// back to back.
+    last_scan: Mutex<Duration>,
     /// The directory could be read at the last scan.
     pub up: AtomicBool,
     /// Events by kind (create, modify, remove, rename, other).
@@ -73,6 +80,8 @@ impl WatchedDir {
         Self {
             config,
             state: Mutex::new(DirState::new(kind)),
+            summary: Mutex::new(Summary::default()),
+            last_scan: Mutex::new(Duration::ZERO),
             up: AtomicBool::new(false),
             events: Mutex::new(BTreeMap::new()),
             rescans: AtomicU64::new(0),
@@ -88,9 +97,17 @@ impl WatchedDir {
     /// A full scan; on failure the directory is down until it reads again.
     fn rescan(&self) -> bool {
         self.rescans.fetch_add(1, Ordering::Relaxed);
-        match scan(&self.config.path, &self.config.kind) {
+        let started = Instant::now();
+        let result = scan(&self.config.path, &self.config.kind);
+        match result {
             Ok(s) => {
-                lock(&self.state).reconcile(s);
+                let summary = {
+                    let mut st = lock(&self.state);
+                    st.reconcile(s);
+                    st.summary()
+                };
+                *lock(&self.summary) = summary;
+                *lock(&self.last_scan) = started.elapsed();
                 self.up.store(true, Ordering::Relaxed);
                 let mut last = lock(&self.last_error);
                 if last.take().is_some() {
@@ -217,7 +234,8 @@ fn run(
                         || event.paths.iter().any(|p| p.starts_with(&d.config.path))
                     {
                         d.count_event(&event.kind);
-                        let soon = Instant::now() + settings.debounce;
+                        let wait = settings.debounce.max(*lock(&d.last_scan) * 10);
+                        let soon = Instant::now() + wait;
                         if next_scan[i] > soon {
                             next_scan[i] = soon;
                         }

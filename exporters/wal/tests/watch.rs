@@ -22,15 +22,11 @@ fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
 }
 
 fn counters(d: &WatchedDir) -> Counters {
-    d.state.lock().map(|s| s.counters).unwrap_or_default()
+    d.summary.lock().map(|s| s.counters).unwrap_or_default()
 }
 
 fn files(d: &WatchedDir) -> usize {
-    d.state
-        .lock()
-        .ok()
-        .and_then(|s| s.scan.as_ref().map(|x| x.files.len()))
-        .unwrap_or(0)
+    d.summary.lock().map(|s| s.files).unwrap_or(0)
 }
 
 fn generic(path: &std::path::Path, settings: WatchSettings) -> Arc<WatchedDir> {
