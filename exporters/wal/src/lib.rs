@@ -7,8 +7,10 @@
 //! `_archive_ready_segments`, `_archive_done_segments`,
 //! `_archive_oldest_ready_age_seconds`, `_position_bytes{timeline}`.
 //!
-//! Work in progress (issue 5): live PostgreSQL tests, docs and the benchmark
-//! are not done yet.
+//! Modules: [`segment`] (PostgreSQL names), [`scan`] (one full scan),
+//! [`state`] (counters by scan difference, the summary scrapes read),
+//! [`watch`] (inotify-triggered, periodic and polling rescans),
+//! [`collector`], [`config`].
 #![forbid(unsafe_code)]
 
 pub mod collector;
