@@ -31,12 +31,11 @@
 //! `redis_scrape_collector_dropped_series_total{collector}`, `sidewatch_build_info`, `process_*`.
 #![forbid(unsafe_code)]
 
-pub mod client;
 pub mod collectors;
 pub mod config;
 pub mod info;
-pub mod resp;
-pub mod target;
+
+pub use sidewatch_redis_client::{client, resp, target};
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,0 +1,11 @@
+//! sidewatch-redis-client: the Redis connection every exporter that reads
+//! Redis uses (sidewatch-redis, sidewatch-queue).
+//!
+//! - [`target`]: `redis://`, `rediss://`, `unix://` addresses, passwords redacted
+//! - [`resp`]: the wire protocol, bounded
+//! - [`client`]: one long-lived connection, every command under the scrape deadline
+#![forbid(unsafe_code)]
+
+pub mod client;
+pub mod resp;
+pub mod target;
