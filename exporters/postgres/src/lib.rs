@@ -32,9 +32,9 @@
 
 pub mod collectors;
 pub mod config;
-pub mod dsn;
-pub mod pool;
 pub mod queries;
+
+pub use sidewatch_postgres_client::{dsn, pool};
 
 use std::collections::HashMap;
 use std::sync::Arc;
