@@ -1,0 +1,100 @@
+//! sidewatch-queue: parse, validate, build, serve.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
+use sidewatch_common::cli::{self, LogArgs, ScrapeArgs, StartError, WebArgs};
+use sidewatch_common::{http, logging, ScrapeEngine};
+use sidewatch_postgres_client::pool::PoolSettings;
+use sidewatch_queue::collector::QueueCollector;
+use sidewatch_redis_client::client::ClientSettings;
+
+/// Prometheus exporter for job-queue depth, age and consumer lag in Redis
+/// (lists, streams, sorted sets, BullMQ, Sidekiq, Celery, RQ) and PostgreSQL.
+#[derive(Debug, Parser)]
+#[command(name = "sidewatch-queue", version, about, max_term_width = 100)]
+struct Cli {
+    #[command(flatten)]
+    web: WebArgs,
+    #[command(flatten)]
+    scrape: ScrapeArgs,
+    #[command(flatten)]
+    log: LogArgs,
+    /// Backends and queues (YAML, see docs/queue.md).
+    #[arg(
+        id = "queues_file",
+        long = "config.file",
+        env = "SIDEWATCH_QUEUE_CONFIG_FILE",
+        value_name = "FILE"
+    )]
+    queues_file: PathBuf,
+    /// Validate the flags and the file and exit: 0 when valid, 2 otherwise.
+    #[arg(long = "config.check", action = ArgAction::SetTrue)]
+    config_check: bool,
+    /// Bound of connecting and of every Redis command.
+    #[arg(long = "redis.timeout", env = "SIDEWATCH_QUEUE_REDIS_TIMEOUT", default_value = "5s",
+          value_parser = cli::parse_duration, value_name = "DURATION")]
+    redis_timeout: Duration,
+    /// Server-side statement_timeout of SQL queue queries (never past the scrape deadline).
+    #[arg(long = "pg.statement-timeout", env = "SIDEWATCH_QUEUE_PG_STATEMENT_TIMEOUT", default_value = "5s",
+          value_parser = cli::parse_duration, value_name = "DURATION")]
+    statement_timeout: Duration,
+}
+
+fn main() {
+    let cmd = Cli::command().mut_arg("listen_address", |a| a.default_value(":9742"));
+    let cli = cli::get_matches(cmd, std::env::args_os())
+        .and_then(|m| Cli::from_arg_matches(&m).map_err(StartError::from))
+        .unwrap_or_else(|e| cli::exit_with(e));
+    let file = sidewatch_queue::config::load(&cli.queues_file)
+        .unwrap_or_else(|e| cli::exit_with(StartError::Config(e)));
+    let redis = ClientSettings {
+        timeout: cli.redis_timeout,
+        client_name: Some("sidewatch-queue".to_owned()),
+        ..ClientSettings::default()
+    };
+    let pool = PoolSettings {
+        max_connections: 1,
+        statement_timeout: cli.statement_timeout,
+        ..PoolSettings::default()
+    };
+    let env = |k: &str| std::env::var(k).ok();
+    let options = cli::http_options(&cli.web, &cli.scrape).unwrap_or_else(|e| cli::exit_with(e));
+    // Checked before serving, so a bad URI or missing secret is exit 2.
+    sidewatch_queue::build(&file, &env, &redis, &pool).unwrap_or_else(|e| {
+        cli::exit_with(StartError::Config(format!(
+            "{}: {e}",
+            cli.queues_file.display()
+        )))
+    });
+    if cli.config_check {
+        println!(
+            "configuration is valid: {} backends, {} queues",
+            file.backends.len(),
+            file.queues.len()
+        );
+        return;
+    }
+    logging::init(cli.log.level, cli.log.format);
+    http::run("sidewatch-queue", &cli.web.listen_address, || {
+        let (backends, queues) = match sidewatch_queue::build(&file, &env, &redis, &pool) {
+            Ok(b) => b,
+            Err(e) => cli::exit_with(StartError::Config(e)),
+        };
+        let collector = QueueCollector {
+            backends,
+            queues,
+            statement_timeout: cli.statement_timeout,
+        };
+        let engine = ScrapeEngine::new(
+            sidewatch_queue::INFO,
+            cli.scrape.settings(),
+            vec![Arc::new(collector)],
+            None,
+        );
+        (engine, options.clone())
+    });
+}
