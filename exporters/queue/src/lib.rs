@@ -45,13 +45,16 @@ fn password(
     Ok(None)
 }
 
+/// Named backends and the queues on them.
+pub type Built = (Vec<(String, Backend)>, Vec<QueueSpec>);
+
 /// Connections (not opened yet) and queues from a checked config file.
 pub fn build(
     file: &config::File,
     env: &dyn Fn(&str) -> Option<String>,
     redis: &ClientSettings,
     pool: &PoolSettings,
-) -> Result<(Vec<(String, Backend)>, Vec<QueueSpec>), String> {
+) -> Result<Built, String> {
     let mut backends = Vec::new();
     for b in &file.backends {
         let pw = password(b, env)?;
