@@ -18,6 +18,8 @@ REQUIRED=(
   "/usr/bin/amtool:prometheus-alertmanager"
   "/usr/bin/prometheus-node-exporter:prometheus-node-exporter"
   "/usr/bin/prometheus-redis-exporter:prometheus-redis-exporter"
+  "/usr/bin/node:nodejs"
+  "/usr/bin/npm:npm"
   "/usr/bin/openssl:openssl"
   "/usr/bin/curl:curl"
 )
@@ -53,6 +55,10 @@ rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup com
 setup_log=$(mktemp)
 bash scripts/setup-postgres.sh >"$setup_log" 2>&1 &
 setup_pid=$!
+# The job-queue libraries sidewatch-queue's tests enqueue with (PyPI, npm).
+libs_log=$(mktemp)
+bash scripts/setup-queue-libs.sh >"$libs_log" 2>&1 &
+libs_pid=$!
 
 # --- checks ----------------------------------------------------------------
 log "cargo fmt --check"
@@ -68,5 +74,11 @@ if ! wait "$setup_pid"; then
   exit 1
 fi
 grep '^==>' "$setup_log" >&2 || true
+log "waiting for scripts/setup-queue-libs.sh"
+if ! wait "$libs_pid"; then
+  cat "$libs_log" >&2
+  echo "scripts/setup-queue-libs.sh failed" >&2
+  exit 1
+fi
 log "tests"
 cargo nextest run --workspace --no-fail-fast --profile ci

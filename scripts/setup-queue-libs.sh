@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The job-queue client libraries sidewatch-queue's tests enqueue with:
+# RQ and Celery from PyPI, BullMQ from npm. Installed once into a cache.
+set -euo pipefail
+dest=${SIDEWATCH_QUEUE_LIBS:-$HOME/.cache/sidewatch/queue-libs}
+mkdir -p "$dest"
+if [ ! -f "$dest/py/.done" ]; then
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$dest/py" \
+    'rq>=1.16' 'celery>=5.3' packaging
+  touch "$dest/py/.done"
+fi
+if [ ! -f "$dest/node/.done" ]; then
+  command -v npm >/dev/null || { echo "npm is required (Node.js)" >&2; exit 1; }
+  mkdir -p "$dest/node"
+  npm install --silent --no-audit --no-fund --prefix "$dest/node" 'bullmq@5'
+  touch "$dest/node/.done"
+fi
+echo "queue libraries in $dest"
