@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Builds sidewatch the way it is shipped (release, statically linked, non-PIE)
 # and runs the side-by-side benchmarks against the Go peers.
-# Usage: bench/run.sh [node|postgres|redis|wal]...   (all when none named)
+# Usage: bench/run.sh [node|postgres|redis|wal|queue]...   (all when none named)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=x86_64-unknown-linux-gnu
 which=("$@")
-[ ${#which[@]} -gt 0 ] || which=(node postgres redis wal)
+[ ${#which[@]} -gt 0 ] || which=(node postgres redis wal queue)
 for name in "${which[@]}"; do
   RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
     cargo build --release --quiet -p "sidewatch-$name" --target "$target"
