@@ -4,8 +4,10 @@
 //! - [`target`]: `redis://`, `rediss://`, `unix://` addresses, passwords redacted
 //! - [`resp`]: the wire protocol, bounded
 //! - [`client`]: one long-lived connection, every command under the scrape deadline
+//! - [`scan`]: SCAN walks under a per-scrape budget of keys and time
 #![forbid(unsafe_code)]
 
 pub mod client;
 pub mod resp;
+pub mod scan;
 pub mod target;
