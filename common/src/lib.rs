@@ -14,6 +14,7 @@ pub mod cli;
 pub mod collector;
 pub mod engine;
 pub mod exposition;
+pub mod glob;
 pub mod http;
 pub mod logging;
 pub mod metrics;

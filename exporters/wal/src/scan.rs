@@ -22,36 +22,9 @@ impl Kind {
     pub fn matches(&self, name: &str) -> bool {
         match self {
             Kind::Postgres => Segment::parse(name).is_some(),
-            Kind::Generic { pattern } => glob_match(pattern.as_bytes(), name.as_bytes()),
+            Kind::Generic { pattern } => sidewatch_common::glob::matches(pattern, name),
         }
     }
-}
-
-/// `*` (any run) and `?` (any one byte); everything else literal.
-pub fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
-    let (mut p, mut n) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while n < name.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                star = Some((p, n));
-                p += 1;
-            }
-            Some(&c) if c == b'?' || c == name[n] => {
-                p += 1;
-                n += 1;
-            }
-            _ => match star {
-                Some((sp, sn)) => {
-                    p = sp + 1;
-                    n = sn + 1;
-                    star = Some((sp, sn + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 /// One segment file.
@@ -165,17 +138,6 @@ impl DirScan {
 mod tests {
     use super::*;
     use std::time::Duration;
-
-    #[test]
-    fn globs() {
-        assert!(glob_match(b"*.wal", b"0001.wal"));
-        assert!(glob_match(b"seg-??.log", b"seg-01.log"));
-        assert!(!glob_match(b"seg-??.log", b"seg-1.log"));
-        assert!(glob_match(b"*", b""));
-        assert!(glob_match(b"a*b*c", b"axxbyyc"));
-        assert!(!glob_match(b"a*b*c", b"axxbyy"));
-        assert!(!glob_match(b"*.wal", b"x.wal.tmp"));
-    }
 
     fn touch(path: &Path, size: u64, age: Duration) {
         let f = std::fs::File::create(path).expect("create");
