@@ -9,6 +9,9 @@ use sidewatch_common::{CollectFuture, CollectResult, Collector, Family};
 use sidewatch_postgres_client::pool::Pool;
 use sidewatch_redis_client::client::Client;
 
+use sidewatch_redis_client::scan::KeyBudget;
+
+use crate::discover;
 use crate::redis_kinds::{QueueReading, RedisQueue};
 
 /// A backend's connection.
@@ -36,6 +39,8 @@ pub struct QueueCollector {
     /// (name, connection)
     pub backends: Vec<(String, Backend)>,
     pub queues: Vec<QueueSpec>,
+    /// Budget of a pattern's SCAN walk per scrape.
+    pub discovery: KeyBudget,
     /// Server-side timeout of SQL queries (never past the scrape deadline).
     pub statement_timeout: Duration,
 }
@@ -118,8 +123,52 @@ impl QueueCollector {
             .map(|d| d.as_secs_f64())
             .unwrap_or_default();
         let ups = futures::future::join_all(self.backends.iter().map(|(_, b)| self.up(b))).await;
+        // Patterns become the queues they match now (discovery failures are
+        // that pattern's read failure).
+        let mut queues: Vec<QueueSpec> = Vec::new();
+        let mut failed: Vec<(String, String)> = Vec::new();
+        for q in &self.queues {
+            match (&q.source, &self.backends[q.backend].1) {
+                (QueueSource::Redis(rq), Backend::Redis(client))
+                    if ups[q.backend] && discover::is_pattern(rq) =>
+                {
+                    match discover::expand(client, rq, &self.discovery).await {
+                        Ok((found, done)) => {
+                            if !done {
+                                tracing::warn!(queue = %q.name, max_keys = self.discovery.max_keys, "queue discovery stopped at its key or time budget");
+                            }
+                            for f in found {
+                                let name = if f.queue.is_empty() {
+                                    f.key.clone()
+                                } else {
+                                    f.queue.clone()
+                                };
+                                queues.push(QueueSpec {
+                                    name,
+                                    backend: q.backend,
+                                    source: QueueSource::Redis(f),
+                                });
+                            }
+                        }
+                        Err(e) => failed.push((q.name.clone(), e.to_string())),
+                    }
+                }
+                (QueueSource::Redis(rq), _) => queues.push(QueueSpec {
+                    name: q.name.clone(),
+                    backend: q.backend,
+                    source: QueueSource::Redis(rq.clone()),
+                }),
+                (QueueSource::Postgres { query }, _) => queues.push(QueueSpec {
+                    name: q.name.clone(),
+                    backend: q.backend,
+                    source: QueueSource::Postgres {
+                        query: query.clone(),
+                    },
+                }),
+            }
+        }
         let ups_ref = &ups;
-        let reads = futures::future::join_all(self.queues.iter().map(|q| async move {
+        let reads = futures::future::join_all(queues.iter().map(|q| async move {
             if ups_ref[q.backend] {
                 Some(self.read(q, now).await)
             } else {
@@ -153,7 +202,11 @@ impl QueueCollector {
         for ((name, _), is_up) in self.backends.iter().zip(&ups) {
             up.add(&[("backend", name)], if *is_up { 1.0 } else { 0.0 });
         }
-        for (q, read) in self.queues.iter().zip(reads) {
+        for (name, e) in &failed {
+            tracing::warn!(queue = %name, error = %e, "cannot discover the queues of a pattern");
+            success.add(&[("queue", name)], 0.0);
+        }
+        for (q, read) in queues.iter().zip(reads) {
             let Some(read) = read else { continue };
             let (rows, reading) = match read {
                 Ok(r) => r,

@@ -7,6 +7,7 @@
 
 pub mod collector;
 pub mod config;
+pub mod discover;
 pub mod redis_kinds;
 
 use sidewatch_postgres_client::pool::{Pool, PoolSettings};

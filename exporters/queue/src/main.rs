@@ -42,6 +42,10 @@ struct Cli {
     #[arg(long = "pg.statement-timeout", env = "SIDEWATCH_QUEUE_PG_STATEMENT_TIMEOUT", default_value = "5s",
           value_parser = cli::parse_duration, value_name = "DURATION")]
     statement_timeout: Duration,
+    /// Most keys a queue pattern's SCAN walk examines per scrape.
+    #[arg(long = "discover.max-keys", env = "SIDEWATCH_QUEUE_DISCOVER_MAX_KEYS", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..), value_name = "N")]
+    discover_max_keys: u64,
 }
 
 fn main() {
@@ -88,6 +92,10 @@ fn main() {
             backends,
             queues,
             statement_timeout: cli.statement_timeout,
+            discovery: sidewatch_redis_client::scan::KeyBudget {
+                max_keys: usize::try_from(cli.discover_max_keys).unwrap_or(usize::MAX),
+                ..Default::default()
+            },
         };
         let engine = ScrapeEngine::new(
             sidewatch_queue::INFO,

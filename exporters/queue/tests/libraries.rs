@@ -79,7 +79,10 @@ fn rq_celery_and_bullmq_jobs_as_the_libraries_write_them() {
          const q = new Queue('emails', { connection: { host: '127.0.0.1', port: Number(process.env.PORT) } });\n\
          for (let i = 0; i < 3; i++) await q.add('send', { i });\n\
          await q.add('later', { i: 9 }, { delay: 600000 });\n\
-         await q.close();\n",
+         await q.close();\n\
+         const s = new Queue('sms', { connection: { host: '127.0.0.1', port: Number(process.env.PORT) } });\n\
+         for (let i = 0; i < 2; i++) await s.add('send', { i });\n\
+         await s.close();\n",
     )
     .expect("script");
     run(
@@ -139,4 +142,32 @@ fn rq_celery_and_bullmq_jobs_as_the_libraries_write_them() {
         "{bull_age} vs {}",
         before - ts
     );
+
+    // Patterns: every BullMQ queue under the prefix (SCAN for `bull:*:meta`)
+    // and every RQ queue (from `rq:queues`), found at scrape time.
+    let cfg2 = dir.path().join("patterns.yml");
+    std::fs::write(
+        &cfg2,
+        format!(
+            "backends:\n  - {{ name: main, redis: '{}' }}\nqueues:\n  - {{ name: all_bull, backend: main, kind: bullmq, queue: '*' }}\n  - {{ name: all_rq, backend: main, kind: rq, queue: '*' }}\n",
+            r.url()
+        ),
+    )
+    .expect("config");
+    let e2 = Exporter::start_unchecked(
+        Path::new(BIN),
+        &[&format!("--config.file={}", cfg2.display())],
+    );
+    assert!(e2.wait_listening(), "{}", e2.log());
+    let x2 =
+        Exposition::parse(&http_get(&e2.url("/metrics")).unwrap_or_else(|err| panic!("{err}")));
+    let d = |q: &str| {
+        x2.value(
+            "sidewatch_queue_depth",
+            &[("queue", q), ("state", "waiting")],
+        )
+    };
+    assert_eq!(d("emails"), Some(3.0), "{}", e2.log());
+    assert_eq!(d("sms"), Some(2.0));
+    assert_eq!(d("default"), Some(3.0));
 }
