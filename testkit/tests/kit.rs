@@ -1,0 +1,110 @@
+//! The operator kit held to its rules: promtool checks and unit tests pass,
+//! every alert carries a severity, summary, description, a runbook anchor
+//! that exists, and a `for:` duration.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sidewatch_testkit::find_program;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn promtool(args: &[&str], cwd: &Path) {
+    let program = find_program(&["promtool"]).expect("promtool (Debian's prometheus package)");
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("promtool");
+    assert!(
+        out.status.success(),
+        "promtool {args:?}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// GitHub-style anchors of a Markdown file's headings.
+fn anchors(md: &Path) -> Vec<String> {
+    std::fs::read_to_string(md)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.strip_prefix('#'))
+        .map(|h| {
+            h.trim_start_matches('#')
+                .trim()
+                .to_lowercase()
+                .chars()
+                .filter(|c| c.is_alphanumeric() || *c == '-' || *c == ' ')
+                .collect::<String>()
+                .replace(' ', "-")
+        })
+        .collect()
+}
+
+#[test]
+fn rules_pass_promtool_and_carry_what_operators_need() {
+    let root = root();
+    let rules = yaml_files(&root.join("alerts"));
+    assert!(!rules.is_empty());
+    for f in &rules {
+        promtool(
+            &["check", "rules", "--lint-fatal", &f.display().to_string()],
+            &root,
+        );
+        let doc: serde_yaml::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(f).expect("read")).expect("yaml");
+        for group in doc["groups"].as_sequence().expect("groups") {
+            for rule in group["rules"].as_sequence().expect("rules") {
+                let Some(name) = rule["alert"].as_str() else {
+                    continue;
+                };
+                let sev = rule["labels"]["severity"].as_str().unwrap_or_default();
+                assert!(
+                    ["critical", "warning", "info"].contains(&sev),
+                    "{name}: severity {sev:?}"
+                );
+                assert!(rule["for"].as_str().is_some(), "{name}: no for:");
+                for a in ["summary", "description", "runbook_url"] {
+                    assert!(rule["annotations"][a].as_str().is_some(), "{name}: no {a}");
+                }
+                let url = rule["annotations"]["runbook_url"]
+                    .as_str()
+                    .unwrap_or_default();
+                let (file, anchor) = url.split_once('#').expect("runbook_url has an anchor");
+                assert!(
+                    anchors(&root.join(file)).iter().any(|a| a == anchor),
+                    "{name}: {url} has no such heading"
+                );
+            }
+        }
+    }
+    for t in yaml_files(&root.join("alerts/tests")) {
+        promtool(
+            &["test", "rules", &t.display().to_string()],
+            &root.join("alerts/tests"),
+        );
+    }
+    promtool(
+        &[
+            "check",
+            "config",
+            "--syntax-only",
+            "prometheus/prometheus.yml",
+        ],
+        &root,
+    );
+}
