@@ -11,19 +11,25 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn promtool(args: &[&str], cwd: &Path) {
-    let program = find_program(&["promtool"]).expect("promtool (Debian's prometheus package)");
+fn tool(name: &str, args: &[&str], cwd: &Path) -> String {
+    let program =
+        find_program(&[name]).unwrap_or_else(|| panic!("{name} (Debian's prometheus packages)"));
     let out = Command::new(program)
         .args(args)
         .current_dir(cwd)
         .output()
-        .expect("promtool");
+        .expect("run");
     assert!(
         out.status.success(),
-        "promtool {args:?}:\n{}{}",
+        "{name} {args:?}:\n{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn promtool(args: &[&str], cwd: &Path) {
+    tool("promtool", args, cwd);
 }
 
 fn yaml_files(dir: &Path) -> Vec<PathBuf> {
@@ -107,4 +113,46 @@ fn rules_pass_promtool_and_carry_what_operators_need() {
         ],
         &root,
     );
+}
+
+#[test]
+fn alertmanager_routes_each_severity_to_its_receiver() {
+    let root = root();
+    let cfg = "--config.file=alertmanager/alertmanager.yml";
+    tool(
+        "amtool",
+        &["check-config", "alertmanager/alertmanager.yml"],
+        &root,
+    );
+    for (labels, receiver) in [
+        (
+            &[
+                "alertname=RedisDown",
+                "severity=critical",
+                "job=sidewatch-redis",
+            ][..],
+            "pager",
+        ),
+        (
+            &[
+                "alertname=RedisEvictingKeys",
+                "severity=warning",
+                "job=sidewatch-redis",
+            ][..],
+            "chat",
+        ),
+        (&["alertname=Anything", "severity=info"][..], "chat-info"),
+        (&["alertname=Watchdog", "severity=info"][..], "heartbeat"),
+    ] {
+        let verify = format!("--verify.receivers={receiver}");
+        let mut args = vec!["config", "routes", "test", cfg, verify.as_str()];
+        args.extend_from_slice(labels);
+        let out = tool("amtool", &args, &root);
+        assert_eq!(out.trim(), receiver, "{labels:?}");
+    }
+    // Credentials come from files, never inline.
+    let text = std::fs::read_to_string(root.join("alertmanager/alertmanager.yml")).expect("read");
+    for inline in ["routing_key:", "service_key:", "api_url:"] {
+        assert!(!text.contains(inline), "inline credential {inline}");
+    }
 }
