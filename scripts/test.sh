@@ -57,7 +57,7 @@ bash scripts/setup-postgres.sh >"$setup_log" 2>&1 &
 setup_pid=$!
 # The job-queue libraries sidewatch-queue's tests enqueue with (PyPI, npm).
 libs_log=$(mktemp)
-bash scripts/setup-queue-libs.sh >"$libs_log" 2>&1 &
+bash scripts/setup-test-tools.sh >"$libs_log" 2>&1 &
 libs_pid=$!
 
 # --- checks ----------------------------------------------------------------
@@ -74,10 +74,10 @@ if ! wait "$setup_pid"; then
   exit 1
 fi
 grep '^==>' "$setup_log" >&2 || true
-log "waiting for scripts/setup-queue-libs.sh"
+log "waiting for scripts/setup-test-tools.sh"
 if ! wait "$libs_pid"; then
   cat "$libs_log" >&2
-  echo "scripts/setup-queue-libs.sh failed" >&2
+  echo "scripts/setup-test-tools.sh failed" >&2
   exit 1
 fi
 log "tests"

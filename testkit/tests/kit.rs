@@ -156,3 +156,113 @@ fn alertmanager_routes_each_severity_to_its_receiver() {
         assert!(!text.contains(inline), "inline credential {inline}");
     }
 }
+
+fn kit_tools() -> PathBuf {
+    let dir = std::env::var_os("SIDEWATCH_KIT_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/sidewatch/kit-tools")
+        });
+    assert!(
+        dir.join("docker-compose").exists() && dir.join("py/.done").exists(),
+        "docker-compose and yamllint missing in {}: run scripts/setup-test-tools.sh (scripts/test.sh does)",
+        dir.display()
+    );
+    dir
+}
+
+#[test]
+fn compose_file_validates_and_agrees_with_prometheus() {
+    let root = root();
+    let tools = kit_tools();
+    let compose = tools.join("docker-compose");
+    let out = Command::new(&compose)
+        .args([
+            "--env-file",
+            ".env.example",
+            "-f",
+            "docker-compose.yml",
+            "config",
+            "-q",
+        ])
+        .current_dir(&root)
+        .output()
+        .expect("docker-compose");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("python3")
+        .args(["-m", "yamllint", "-d", "{extends: default, rules: {line-length: disable, document-start: disable, truthy: {check-keys: false}}}", "docker-compose.yml"])
+        .env("PYTHONPATH", tools.join("py"))
+        .current_dir(&root)
+        .output()
+        .expect("yamllint");
+    assert!(
+        out.status.success(),
+        "yamllint:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let doc: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(root.join("docker-compose.yml")).expect("read"),
+    )
+    .expect("yaml");
+    assert!(
+        doc.get("version").is_none(),
+        "the Compose spec has no version key"
+    );
+    let services = doc["services"].as_mapping().expect("services");
+    // Every file or directory it mounts from the checkout exists.
+    for (name, svc) in services {
+        for v in svc["volumes"].as_sequence().into_iter().flatten() {
+            let spec = v.as_str().unwrap_or_default();
+            if let Some(local) = spec.strip_prefix("./") {
+                let path = local.split(':').next().unwrap_or_default();
+                assert!(root.join(path).exists(), "{name:?} mounts missing {path}");
+                assert!(spec.ends_with(":ro"), "{name:?} mounts {path} writable");
+            }
+        }
+        if svc["image"].as_str().is_some() {
+            let image = svc["image"].as_str().unwrap_or_default();
+            assert!(
+                image.contains(':') && !image.ends_with(":latest"),
+                "{name:?}: unpinned {image}"
+            );
+        }
+    }
+    // Scrape targets are compose services on the ports they publish.
+    let prom: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(root.join("prometheus/prometheus.yml")).expect("read"),
+    )
+    .expect("yaml");
+    let jobs = prom["scrape_configs"]
+        .as_sequence()
+        .expect("scrape_configs");
+    assert_eq!(jobs.len(), 5);
+    for job in jobs {
+        let name = job["job_name"].as_str().unwrap_or_default();
+        assert!(name.starts_with("sidewatch-"), "{name}");
+        for t in job["static_configs"][0]["targets"]
+            .as_sequence()
+            .expect("targets")
+        {
+            let t = t.as_str().unwrap_or_default();
+            let (host, port) = t.split_once(':').expect("host:port");
+            let svc = &doc["services"][host];
+            assert!(svc.is_mapping(), "{name}: no compose service {host}");
+            let ports: Vec<String> = svc["ports"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.as_str().map(str::to_owned))
+                .collect();
+            assert!(
+                ports.iter().any(|p| p.ends_with(&format!(":{port}"))),
+                "{name}: {host} does not publish {port} ({ports:?})"
+            );
+        }
+    }
+}

@@ -1,5 +1,5 @@
 //! The presets against the real client libraries: jobs enqueued with RQ and
-//! Celery (PyPI) and BullMQ (npm), installed by scripts/setup-queue-libs.sh,
+//! Celery (PyPI) and BullMQ (npm), installed by scripts/setup-test-tools.sh,
 //! then read by the exporter.
 
 use std::path::{Path, PathBuf};
@@ -20,7 +20,7 @@ fn libs() -> PathBuf {
         });
     assert!(
         dir.join("py/.done").exists() && dir.join("node/.done").exists(),
-        "queue libraries missing in {}: run scripts/setup-queue-libs.sh (scripts/test.sh does)",
+        "queue libraries missing in {}: run scripts/setup-test-tools.sh (scripts/test.sh does)",
         dir.display()
     );
     dir

