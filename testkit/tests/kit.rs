@@ -2,6 +2,7 @@
 //! every alert carries a severity, summary, description, a runbook anchor
 //! that exists, and a `for:` duration.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -263,6 +264,70 @@ fn compose_file_validates_and_agrees_with_prometheus() {
                 ports.iter().any(|p| p.ends_with(&format!(":{port}"))),
                 "{name}: {host} does not publish {port} ({ports:?})"
             );
+        }
+    }
+}
+
+#[test]
+fn dashboards_are_built_portable_and_complete() {
+    let root = root();
+    tool("python3", &["dashboards/build.py", "--check"], &root);
+    let mut uids = BTreeSet::new();
+    let dir = root.join("dashboards/json");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("dashboards")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 6, "fleet, postgres, redis, node, wal, queues");
+    for f in files {
+        let d: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&f).expect("read")).expect("json");
+        let uid = d["uid"].as_str().expect("uid");
+        assert_eq!(
+            Some(uid),
+            f.file_stem().and_then(|s| s.to_str()),
+            "stable uid = file name"
+        );
+        assert!(uids.insert(uid.to_owned()), "duplicate uid {uid}");
+        let vars = d["templating"]["list"].as_array().expect("templating");
+        let var = |name: &str| vars.iter().find(|v| v["name"] == name).cloned();
+        assert_eq!(
+            var("datasource").map(|v| v["type"].clone()),
+            Some("datasource".into()),
+            "{uid}"
+        );
+        for v in ["job", "instance"] {
+            assert_eq!(
+                var(v).map(|x| x["multi"].clone()),
+                Some(true.into()),
+                "{uid}: {v} multi-select"
+            );
+        }
+        for p in d["panels"].as_array().expect("panels") {
+            if p["type"] == "row" {
+                continue;
+            }
+            let title = p["title"].as_str().unwrap_or_default();
+            assert_eq!(p["datasource"]["uid"], "${datasource}", "{uid}/{title}");
+            assert!(
+                p["fieldConfig"]["defaults"]["unit"].as_str().is_some(),
+                "{uid}/{title}: no unit"
+            );
+            for t in p["targets"].as_array().expect("targets") {
+                assert_eq!(t["datasource"]["uid"], "${datasource}", "{uid}/{title}");
+                let expr = t["expr"].as_str().unwrap_or_default();
+                // Ranges use $__rate_interval; selectors use the variables with =~.
+                for range in expr.split('[').skip(1) {
+                    assert!(
+                        range.starts_with("$__rate_interval]"),
+                        "{uid}/{title}: {expr}"
+                    );
+                }
+                assert!(expr.contains("job=~\"$job\""), "{uid}/{title}: {expr}");
+            }
         }
     }
 }

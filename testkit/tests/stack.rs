@@ -2,8 +2,9 @@
 //! (PostgreSQL with pgvector, Redis, the five exporters, Prometheus with the
 //! shipped rules, Alertmanager); every metric name the rules reference
 //! (parsed from their PromQL) is stored by Prometheus from a live exporter,
-//! and every recording rule returns data. The few that can only be empty on a
-//! healthy single-node stack are listed with the reason.
+//! every recording rule returns data, and so does every dashboard query. The
+//! few that can only be empty on a healthy single-node stack are listed with
+//! the reason.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,48 @@ const ONLY_WHEN_SOMETHING_HAPPENS: &[(&str, &str)] = &[
         "emitted, but a fresh container may have no matching fstype",
     ),
 ];
+
+/// Dashboard queries that can only be empty on a healthy single-node stack.
+const DASHBOARD_EMPTY_WHEN_HEALTHY: &[(&str, &str)] = &[(
+    "redis_memory_max_bytes{",
+    "drawn only when maxmemory is set; the stack's Redis has none",
+)];
+
+/// Every dashboard query with the variables set to match everything.
+fn dashboard_queries() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let dir = root().join("dashboards/json");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("dashboards")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    for f in files {
+        let d: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&f).expect("read")).expect("json");
+        for p in d["panels"].as_array().into_iter().flatten() {
+            for t in p["targets"].as_array().into_iter().flatten() {
+                let expr = t["expr"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .replace("$__rate_interval", "1m")
+                    .replace("$job", ".+")
+                    .replace("$instance", ".+");
+                out.push((
+                    format!(
+                        "{}/{}",
+                        d["uid"].as_str().unwrap_or_default(),
+                        p["title"].as_str().unwrap_or_default()
+                    ),
+                    expr,
+                ));
+            }
+        }
+    }
+    out
+}
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -257,4 +300,25 @@ fn rules_reference_only_what_the_live_fleet_emits() {
         }
     }
     assert!(empty.is_empty(), "recording rules without data: {empty:?}");
+
+    // Dashboards: every name they use is stored, and every query has data.
+    let mut problems = Vec::new();
+    for (panel, expr) in dashboard_queries() {
+        let parsed = parser::parse(&expr).unwrap_or_else(|e| panic!("{panel}: {expr}: {e}"));
+        let (mut names, mut regexes) = (BTreeSet::new(), Vec::new());
+        selectors(&parsed, &mut names, &mut regexes);
+        for n in names {
+            if !stored.contains(&n) && !recorded.contains(&n) && !exempt.contains(n.as_str()) {
+                problems.push(format!("{panel}: {n} is not emitted"));
+            }
+        }
+        let may_be_empty = DASHBOARD_EMPTY_WHEN_HEALTHY
+            .iter()
+            .any(|(needle, _)| expr.contains(needle))
+            || exempt.iter().any(|n| expr.contains(n));
+        if !may_be_empty && !wait_until(Duration::from_secs(20), || stack.query(&expr) > 0) {
+            problems.push(format!("{panel}: no data for {expr}"));
+        }
+    }
+    assert!(problems.is_empty(), "dashboards:\n{}", problems.join("\n"));
 }
