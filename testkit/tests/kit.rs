@@ -331,3 +331,40 @@ fn dashboards_are_built_portable_and_complete() {
         }
     }
 }
+
+#[test]
+fn job_names_come_from_prometheus_yml() {
+    let root = root();
+    let prom: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(root.join("prometheus/prometheus.yml")).expect("read"),
+    )
+    .expect("yaml");
+    let jobs: BTreeSet<String> = prom["scrape_configs"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter_map(|j| j["job_name"].as_str().map(str::to_owned))
+        .collect();
+    let exact = regex::Regex::new(r#"job="([^"]+)""#).expect("regex");
+    let mut texts: Vec<(PathBuf, String)> = Vec::new();
+    for dir in ["alerts", "dashboards/json"] {
+        for f in std::fs::read_dir(root.join(dir)).expect("dir").flatten() {
+            if f.path().is_file() {
+                texts.push((
+                    f.path(),
+                    std::fs::read_to_string(f.path()).unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    for (path, text) in texts {
+        for c in exact.captures_iter(&text) {
+            assert!(
+                jobs.contains(&c[1]),
+                "{}: job {:?} is not in prometheus.yml",
+                path.display(),
+                &c[1]
+            );
+        }
+    }
+}
