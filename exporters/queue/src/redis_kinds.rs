@@ -35,6 +35,14 @@ pub struct RedisQueue {
     pub prefix: String,
 }
 
+/// The score of a `ZRANGE key 0 0 WITHSCORES` reply.
+fn lowest_score(v: Option<&Value>) -> Option<f64> {
+    v.and_then(Value::as_array)
+        .and_then(|a| a.get(1))
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+}
+
 fn num(v: Option<&Value>) -> Option<f64> {
     v.and_then(Value::as_i64).map(|n| n as f64)
 }
@@ -123,13 +131,7 @@ impl RedisQueue {
             depth: vec![("scheduled", num(r.first()).unwrap_or(0.0))],
             ..QueueReading::default()
         };
-        if let Some(score) = r
-            .get(1)
-            .and_then(Value::as_array)
-            .and_then(|a| a.get(1))
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse::<f64>().ok())
-        {
+        if let Some(score) = lowest_score(r.get(1)) {
             out.oldest_age
                 .push(("scheduled", (now - epoch_seconds(score)).max(0.0)));
         }
@@ -268,7 +270,6 @@ impl RedisQueue {
                 &[b"ZCARD", b"schedule"],
                 &[b"ZCARD", b"retry"],
                 &[b"ZCARD", b"dead"],
-                &[b"ZRANGE", b"retry", b"0", b"0", b"WITHSCORES"],
             ])
             .await?;
         check(&r)?;
@@ -313,13 +314,7 @@ impl RedisQueue {
             ],
             ..QueueReading::default()
         };
-        if let Some(score) = r
-            .get(2)
-            .and_then(Value::as_array)
-            .and_then(|a| a.get(1))
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse::<f64>().ok())
-        {
+        if let Some(score) = lowest_score(r.get(2)) {
             out.oldest_age
                 .push(("active", (now - epoch_seconds(score)).max(0.0)));
         }
