@@ -1,19 +1,50 @@
 # One image with the five exporters; each compose service runs one of them.
-# Static binaries on a distroless base: no shell, no package manager,
-# runs as a non-root user and with a read-only root filesystem.
-FROM rust:1.85-bookworm AS build
+# Static binaries on a distroless base: no shell, no package manager, runs as
+# a non-root user and with a read-only root filesystem. Each binary checks
+# its own liveness (`sidewatch-<x> healthcheck`), so healthchecks need no
+# shell either; docker-compose.yml runs the right one per service.
+#
+# The builder must be at least the highest rust-version in Cargo.lock (a test
+# holds it to that). Both bases are build arguments so that the test suite
+# can build this file unchanged with local stand-ins (docs/docker-test-images.md).
+ARG BUILDER_IMAGE=rust:1.95-trixie
+ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot
+
+FROM ${BUILDER_IMAGE} AS build
 WORKDIR /src
+ENV RUSTFLAGS="-C target-feature=+crt-static"
+# The dependencies first, from the manifests alone (empty crates stand in for
+# ours), so that a change to sidewatch's code rebuilds only its own crates.
+# Every workspace member's Cargo.toml is listed here (a test checks it).
+COPY Cargo.toml Cargo.lock ./
+COPY common/Cargo.toml common/
+COPY clients/postgres/Cargo.toml clients/postgres/
+COPY clients/redis/Cargo.toml clients/redis/
+COPY exporters/node/Cargo.toml exporters/node/
+COPY exporters/postgres/Cargo.toml exporters/postgres/
+COPY exporters/queue/Cargo.toml exporters/queue/
+COPY exporters/redis/Cargo.toml exporters/redis/
+COPY exporters/wal/Cargo.toml exporters/wal/
+COPY testkit/Cargo.toml testkit/
+RUN for crate in common clients/* exporters/* testkit; do \
+      mkdir -p "$crate/src" && touch "$crate/src/lib.rs"; \
+    done \
+ && for crate in exporters/*; do echo 'fn main() {}' > "$crate/src/main.rs"; done \
+ && cargo build --release --locked --target x86_64-unknown-linux-gnu \
+      -p sidewatch-node -p sidewatch-postgres -p sidewatch-redis -p sidewatch-wal -p sidewatch-queue
 COPY . .
-RUN RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --release --locked --target x86_64-unknown-linux-gnu \
+# The real sources are newer than the empty crates for cargo's fingerprints.
+RUN find common clients exporters testkit -name '*.rs' -exec touch {} + \
+ && cargo build --release --locked --target x86_64-unknown-linux-gnu \
       -p sidewatch-node -p sidewatch-postgres -p sidewatch-redis -p sidewatch-wal -p sidewatch-queue
 
-FROM gcr.io/distroless/static-debian12:nonroot
+FROM ${RUNTIME_IMAGE}
 COPY --from=build /src/target/x86_64-unknown-linux-gnu/release/sidewatch-node \
                   /src/target/x86_64-unknown-linux-gnu/release/sidewatch-postgres \
                   /src/target/x86_64-unknown-linux-gnu/release/sidewatch-redis \
                   /src/target/x86_64-unknown-linux-gnu/release/sidewatch-wal \
                   /src/target/x86_64-unknown-linux-gnu/release/sidewatch-queue \
                   /usr/local/bin/
-USER nonroot:nonroot
+# distroless's nonroot user, by number so no passwd lookup is needed.
+USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/sidewatch-node"]

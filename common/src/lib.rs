@@ -7,6 +7,7 @@
 //! - [`webconfig`]: the exporter-toolkit web config (TLS, basic auth)
 //! - [`tls`]: PEM loading and TLS client settings for targets
 //! - [`cli`]: shared flags, one-line errors, exit codes
+//! - [`healthcheck`]: `sidewatch-<x> healthcheck`, a container healthcheck without a shell
 //! - [`logging`]: logfmt / JSON logs
 #![forbid(unsafe_code)]
 
@@ -15,6 +16,7 @@ pub mod collector;
 pub mod engine;
 pub mod exposition;
 pub mod glob;
+pub mod healthcheck;
 pub mod http;
 pub mod logging;
 pub mod metrics;

@@ -60,6 +60,37 @@ pub fn find_program(names: &[&str]) -> Option<std::path::PathBuf> {
     None
 }
 
+/// A program from another Debian suite's package, unpacked by
+/// `scripts/fetch-debian.sh SUITE PACKAGE` into the cache (the newest version
+/// there): `debian_program("sid", "promtool", "promtool")`.
+pub fn debian_program(suite: &str, package: &str, program: &str) -> Option<std::path::PathBuf> {
+    let cache = std::env::var_os("SIDEWATCH_CACHE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/sidewatch")
+        });
+    let mut found: Vec<std::path::PathBuf> =
+        std::fs::read_dir(cache.join("debian").join(suite).join("pkgs"))
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_prefix(package))
+                    .is_some_and(|rest| {
+                        rest.starts_with('-') && rest[1..].starts_with(|c: char| c.is_ascii_digit())
+                    })
+                    && p.join(".done").exists()
+            })
+            .map(|p| p.join("usr/bin").join(program))
+            .filter(|p| p.is_file())
+            .collect();
+    found.sort();
+    found.pop()
+}
+
 /// A plain blocking `GET` over HTTP/1.0 for polling the kit's own services;
 /// the body when the status is 200, the status line otherwise.
 pub fn http_get(url: &str) -> Result<String, String> {

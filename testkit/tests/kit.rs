@@ -6,15 +6,38 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sidewatch_testkit::find_program;
+use sidewatch_testkit::{debian_program, find_program};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The Prometheus tools the kit is checked with: Debian's (2.x) and
+/// sid's (3.5 / Alertmanager 0.33, scripts/setup-test-tools.sh).
+fn versions(name: &str) -> Vec<PathBuf> {
+    let package = if name == "amtool" {
+        "prometheus-alertmanager"
+    } else {
+        name
+    };
+    vec![
+        find_program(&[name]).unwrap_or_else(|| panic!("{name} (Debian's prometheus packages)")),
+        debian_program("sid", package, name).unwrap_or_else(|| {
+            panic!("sid's {name} missing: run scripts/setup-test-tools.sh (scripts/test.sh does)")
+        }),
+    ]
+}
+
 fn tool(name: &str, args: &[&str], cwd: &Path) -> String {
-    let program =
-        find_program(&[name]).unwrap_or_else(|| panic!("{name} (Debian's prometheus packages)"));
+    let mut last = String::new();
+    for program in versions(name) {
+        last = run_tool(&program, args, cwd);
+    }
+    last
+}
+
+fn run_tool(program: &Path, args: &[&str], cwd: &Path) -> String {
+    let name = program.display();
     let out = Command::new(program)
         .args(args)
         .current_dir(cwd)
@@ -99,12 +122,6 @@ fn rules_pass_promtool_and_carry_what_operators_need() {
             }
         }
     }
-    for t in yaml_files(&root.join("alerts/tests")) {
-        promtool(
-            &["test", "rules", &t.display().to_string()],
-            &root.join("alerts/tests"),
-        );
-    }
     promtool(
         &[
             "check",
@@ -114,6 +131,30 @@ fn rules_pass_promtool_and_carry_what_operators_need() {
         ],
         &root,
     );
+}
+
+/// The rules' unit tests under one promtool (the SLO tests take tens of
+/// seconds; one test per version lets them run side by side).
+fn rule_unit_tests_pass(version: usize) {
+    let root = root();
+    let program = versions("promtool").swap_remove(version);
+    for t in yaml_files(&root.join("alerts/tests")) {
+        run_tool(
+            &program,
+            &["test", "rules", &t.display().to_string()],
+            &root.join("alerts/tests"),
+        );
+    }
+}
+
+#[test]
+fn rule_unit_tests_pass_under_debians_prometheus_2() {
+    rule_unit_tests_pass(0);
+}
+
+#[test]
+fn rule_unit_tests_pass_under_prometheus_3_5() {
+    rule_unit_tests_pass(1);
 }
 
 #[test]
@@ -271,7 +312,11 @@ fn compose_file_validates_and_agrees_with_prometheus() {
 #[test]
 fn dashboards_are_built_portable_and_complete() {
     let root = root();
-    tool("python3", &["dashboards/build.py", "--check"], &root);
+    run_tool(
+        Path::new("python3"),
+        &["dashboards/build.py", "--check"],
+        &root,
+    );
     let mut uids = BTreeSet::new();
     let dir = root.join("dashboards/json");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -367,4 +412,183 @@ fn job_names_come_from_prometheus_yml() {
             );
         }
     }
+}
+
+/// "1.88" or "1.88.0" as comparable numbers.
+fn rust_version(v: &str) -> [u64; 3] {
+    let mut out = [0; 3];
+    for (slot, part) in out.iter_mut().zip(v.split('.')) {
+        *slot = part.parse().unwrap_or(0);
+    }
+    out
+}
+
+#[test]
+fn rust_version_is_true_and_the_dockerfile_builder_meets_it() {
+    let root = root();
+    let out = Command::new("cargo")
+        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .current_dir(&root)
+        .output()
+        .expect("cargo metadata");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata");
+    let (highest, who) = meta["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter_map(|p| {
+            Some((
+                rust_version(p["rust_version"].as_str()?),
+                p["name"].as_str()?.to_owned(),
+            ))
+        })
+        .max()
+        .expect("some rust_version");
+    // [workspace.package] rust-version, read without a TOML crate.
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
+    let declared = manifest
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("rust-version = "))
+        .map(|v| v.trim_matches('"').to_owned())
+        .expect("rust-version in Cargo.toml");
+    let ours = rust_version(&declared);
+    assert!(
+        ours >= highest,
+        "workspace rust-version {declared} is below {who}'s {highest:?}"
+    );
+    // The Dockerfile's default builder: rust:<major.minor>-<suite>.
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).expect("Dockerfile");
+    let builder = dockerfile
+        .lines()
+        .find_map(|l| l.strip_prefix("ARG BUILDER_IMAGE=rust:"))
+        .expect("ARG BUILDER_IMAGE=rust:<version>-<suite> in the Dockerfile");
+    let version = builder.split('-').next().unwrap_or_default();
+    assert!(
+        rust_version(version) >= highest && rust_version(version) >= ours,
+        "builder rust:{version} is older than the lock needs ({highest:?}, {who})"
+    );
+    // The test's stand-in builder has the same toolchain version.
+    let override_file =
+        std::fs::read_to_string(root.join("testkit/compose.test.yml")).expect("override");
+    assert!(
+        override_file.contains(&format!("sidewatch-test/rust:{builder}")),
+        "testkit/compose.test.yml builds with another builder than rust:{builder}"
+    );
+}
+
+/// Keys of a service in testkit/compose.test.yml that may differ from the
+/// shipped file: what image runs, nothing about how it runs.
+const OVERRIDABLE: &[&str] = &["image", "build", "pull_policy"];
+
+#[test]
+fn the_test_override_changes_only_images() {
+    let root = root();
+    let shipped: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(root.join("docker-compose.yml")).expect("read"),
+    )
+    .expect("yaml");
+    let test: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(root.join("testkit/compose.test.yml")).expect("read"),
+    )
+    .expect("yaml");
+    let top: Vec<&str> = test
+        .as_mapping()
+        .expect("mapping")
+        .keys()
+        .filter_map(|k| k.as_str())
+        .filter(|k| !k.starts_with("x-"))
+        .collect();
+    assert_eq!(top, ["services"], "the override may only name services");
+    for (name, svc) in test["services"].as_mapping().expect("services") {
+        assert!(
+            shipped["services"][name].is_mapping(),
+            "{name:?} is not a shipped service"
+        );
+        for key in svc.as_mapping().expect("service").keys() {
+            let key = key.as_str().unwrap_or_default();
+            assert!(OVERRIDABLE.contains(&key), "{name:?}: override of {key}");
+        }
+        if let Some(build) = svc.get("build") {
+            for key in build.as_mapping().expect("build").keys() {
+                let key = key.as_str().unwrap_or_default();
+                assert!(["context", "args"].contains(&key), "{name:?}: build.{key}");
+            }
+            let args = build["args"].as_mapping().expect("build args");
+            for arg in args.keys() {
+                let arg = arg.as_str().unwrap_or_default();
+                assert!(
+                    ["BUILDER_IMAGE", "RUNTIME_IMAGE"].contains(&arg),
+                    "{name:?}: build arg {arg} (only the base images)"
+                );
+            }
+        }
+    }
+    // Every service that pulls an image has a local stand-in, except Grafana
+    // (docs/docker-test-images.md).
+    for (name, svc) in shipped["services"].as_mapping().expect("services") {
+        let name = name.as_str().unwrap_or_default();
+        if svc["image"].is_string() && name != "grafana" {
+            assert!(
+                test["services"][name].is_mapping(),
+                "{name}: no stand-in in testkit/compose.test.yml"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_exporter_checks_its_own_health() {
+    let root = root();
+    let doc: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(root.join("docker-compose.yml")).expect("read"),
+    )
+    .expect("yaml");
+    let mut exporters = 0;
+    for (name, svc) in doc["services"].as_mapping().expect("services") {
+        let Some(entry) = svc["entrypoint"][0].as_str() else {
+            continue;
+        };
+        let Some(binary) = entry.strip_prefix("/usr/local/bin/") else {
+            continue;
+        };
+        exporters += 1;
+        let test: Vec<&str> = svc["healthcheck"]["test"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{name:?}: no healthcheck"))
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert_eq!(test, ["CMD", entry, "healthcheck"], "{name:?} ({binary})");
+    }
+    assert_eq!(exporters, 5);
+}
+
+#[test]
+fn the_dockerfile_caches_the_dependencies_of_every_workspace_member() {
+    let root = root();
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
+    let members_line = manifest
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("members = "))
+        .expect("members = [...] in Cargo.toml");
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).expect("Dockerfile");
+    let mut members = 0;
+    for member in members_line
+        .trim_matches(|c| c == '[' || c == ']')
+        .split(',')
+        .map(|m| m.trim().trim_matches('"'))
+        .filter(|m| !m.is_empty())
+    {
+        members += 1;
+        assert!(
+            dockerfile.contains(&format!("COPY {member}/Cargo.toml {member}/")),
+            "the Dockerfile's dependency layer misses {member}/Cargo.toml"
+        );
+    }
+    assert!(members >= 8, "{members} members");
 }

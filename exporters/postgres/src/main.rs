@@ -5,6 +5,11 @@ use sidewatch_common::{cli, http, logging, ScrapeEngine};
 use sidewatch_postgres::config::PgConfig;
 
 fn main() {
+    sidewatch_common::healthcheck::run_if_requested(
+        "sidewatch-postgres",
+        ":9187",
+        "SIDEWATCH_WEB_LISTEN_ADDRESS",
+    );
     let env: std::collections::HashMap<String, String> = std::env::vars().collect();
     let config =
         PgConfig::from_args(std::env::args_os(), &env).unwrap_or_else(|e| cli::exit_with(e));

@@ -49,6 +49,11 @@ struct Cli {
 }
 
 fn main() {
+    sidewatch_common::healthcheck::run_if_requested(
+        "sidewatch-queue",
+        ":9742",
+        "SIDEWATCH_WEB_LISTEN_ADDRESS",
+    );
     let cmd = Cli::command().mut_arg("listen_address", |a| a.default_value(":9742"));
     let cli = cli::get_matches(cmd, std::env::args_os())
         .and_then(|m| Cli::from_arg_matches(&m).map_err(StartError::from))

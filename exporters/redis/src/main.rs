@@ -5,6 +5,11 @@ use sidewatch_common::{cli, http, logging, ScrapeEngine};
 use sidewatch_redis::config::RedisConfig;
 
 fn main() {
+    sidewatch_common::healthcheck::run_if_requested(
+        "sidewatch-redis",
+        ":9121",
+        "REDIS_EXPORTER_WEB_LISTEN_ADDRESS",
+    );
     let config = RedisConfig::from_args(std::env::args_os()).unwrap_or_else(|e| cli::exit_with(e));
     if config.cli.config_check {
         println!(

@@ -8,6 +8,11 @@ use sidewatch_wal::collector::WalCollector;
 use sidewatch_wal::config::WalConfig;
 
 fn main() {
+    sidewatch_common::healthcheck::run_if_requested(
+        "sidewatch-wal",
+        ":9741",
+        "SIDEWATCH_WEB_LISTEN_ADDRESS",
+    );
     let config = WalConfig::from_args(std::env::args_os()).unwrap_or_else(|e| cli::exit_with(e));
     if config.cli.config_check {
         println!("configuration is valid: {} directories", config.dirs.len());
