@@ -91,25 +91,17 @@ log "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 log "building"
 cargo build --workspace --all-targets --quiet
-log "waiting for scripts/setup-postgres.sh"
-if ! wait "$setup_pid"; then
-  cat "$setup_log" >&2
-  echo "scripts/setup-postgres.sh failed" >&2
-  exit 1
-fi
-grep '^==>' "$setup_log" >&2 || true
-log "waiting for scripts/setup-test-tools.sh"
-if ! wait "$libs_pid"; then
-  cat "$libs_log" >&2
-  echo "scripts/setup-test-tools.sh failed" >&2
-  exit 1
-fi
-log "waiting for scripts/setup-docker.sh"
-if ! wait "$docker_pid"; then
-  cat "$docker_log" >&2
-  echo "scripts/setup-docker.sh failed" >&2
-  exit 1
-fi
-grep '^==>' "$docker_log" >&2 || true
+await() { # script, pid, log: its progress lines, or all of its output and exit 1
+  log "waiting for $1"
+  if ! wait "$2"; then
+    cat "$3" >&2
+    echo "$1 failed" >&2
+    exit 1
+  fi
+  grep '^==>' "$3" >&2 || true
+}
+await scripts/setup-postgres.sh "$setup_pid" "$setup_log"
+await scripts/setup-test-tools.sh "$libs_pid" "$libs_log"
+await scripts/setup-docker.sh "$docker_pid" "$docker_log"
 log "tests"
 cargo nextest run --workspace --no-fail-fast --profile ci
