@@ -51,6 +51,18 @@ pub struct WebArgs {
         value_name = "DURATION"
     )]
     pub request_timeout: Duration,
+
+    /// Longest time a client may take to send a request's headers, and to
+    /// send the next request on a kept-alive connection; then the connection
+    /// is closed. Idle and half-sent connections cannot pile up.
+    #[arg(
+        long = "web.read-header-timeout",
+        env = "SIDEWATCH_WEB_READ_HEADER_TIMEOUT",
+        default_value = "10s",
+        value_parser = parse_duration,
+        value_name = "DURATION"
+    )]
+    pub read_header_timeout: Duration,
 }
 
 /// Scrape engine flags.
@@ -125,11 +137,7 @@ pub struct LogArgs {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if let Ok(secs) = s.parse::<f64>() {
-        return if secs.is_finite() && secs >= 0.0 {
-            Ok(Duration::from_secs_f64(secs))
-        } else {
-            Err(format!("{s:?} is not a duration"))
-        };
+        return Duration::try_from_secs_f64(secs).map_err(|_| format!("{s:?} is not a duration"));
     }
     let bad = || format!("{s:?} is not a duration (use e.g. 500ms, 10s, 1m)");
     let mut total = Duration::ZERO;
@@ -155,7 +163,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "d" => 86_400.0,
             _ => return Err(bad()),
         };
-        total += Duration::from_secs_f64(value * scale);
+        total = Duration::try_from_secs_f64(value * scale)
+            .ok()
+            .and_then(|d| total.checked_add(d))
+            .ok_or_else(|| format!("{s:?} is too long a duration"))?;
         rest = tail;
     }
     Ok(total)
@@ -319,6 +330,7 @@ pub fn http_options(
     Ok(crate::http::HttpOptions {
         telemetry_path: web.telemetry_path.clone(),
         request_timeout: web.request_timeout,
+        read_header_timeout: web.read_header_timeout.max(Duration::from_millis(100)),
         web_config,
         extra_links: Vec::new(),
         probe: None,
@@ -338,6 +350,9 @@ mod tests {
         assert!(parse_duration("10 parsecs").is_err());
         assert!(parse_duration("").is_err());
         assert!(parse_duration("-1").is_err());
+        for huge in ["1e300", "1e300s", "99999999999999999999h", "inf"] {
+            assert!(parse_duration(huge).is_err(), "{huge}");
+        }
     }
 
     const SPECS: &[CollectorSpec] = &[

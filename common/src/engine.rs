@@ -37,9 +37,12 @@ impl ScrapeSettings {
     /// The deadline for a scrape whose scraper sent `header_seconds`.
     pub fn deadline(&self, header_seconds: Option<f64>) -> Duration {
         const FLOOR: Duration = Duration::from_millis(100);
+        // The header is the caller's: anything past the cap is the cap, and a
+        // huge value must not overflow a Duration.
+        let cap = (self.timeout + self.timeout_offset).as_secs_f64();
         let asked = header_seconds
             .filter(|s| s.is_finite() && *s > 0.0)
-            .map(|s| Duration::from_secs_f64(s).saturating_sub(self.timeout_offset));
+            .map(|s| Duration::from_secs_f64(s.min(cap)).saturating_sub(self.timeout_offset));
         match asked {
             Some(d) => d.min(self.timeout).max(FLOOR),
             None => self.timeout.max(FLOOR),
@@ -173,30 +176,57 @@ impl ScrapeEngine {
     }
 
     /// Answers a scrape. While a collection is in flight, further callers wait
-    /// for its result instead of starting another.
+    /// for its result instead of starting another, but each no longer than
+    /// its own deadline: a caller that joins a collection started with a
+    /// longer deadline gets every collector as failed (and `<ns>_up 0`) in
+    /// time rather than a late answer.
     pub async fn scrape(self: &Arc<Self>, deadline: Duration) -> Arc<Snapshot> {
-        let shared = {
+        let (shared, joined) = {
             let mut slot = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
             match slot.as_ref() {
-                Some(shared) => shared.clone(),
+                Some(shared) => (shared.clone(), true),
                 None => {
                     let engine = Arc::clone(self);
                     // A task of its own: the collection finishes (and clears the slot)
                     // even if the request that started it goes away.
                     let task = tokio::spawn(async move {
-                        let snapshot = Arc::new(engine.collect(deadline).await);
-                        *engine.in_flight.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                        snapshot
+                        // Cleared on every exit, a panic included, so a failed
+                        // collection is never served again.
+                        let _clear = ClearInFlight(Arc::clone(&engine));
+                        Arc::new(engine.collect(deadline).await)
                     });
                     let shared = async move { task.await.unwrap_or_default() }
                         .boxed()
                         .shared();
                     *slot = Some(shared.clone());
-                    shared
+                    (shared, false)
                 }
             }
         };
-        shared.await
+        // The collection this caller started is bounded by its own deadline;
+        // one it joined may have been started with a longer one.
+        if !joined {
+            return shared.await;
+        }
+        match tokio::time::timeout(deadline, shared).await {
+            Ok(snapshot) => snapshot,
+            Err(_) => Arc::new(self.timed_out(deadline)),
+        }
+    }
+
+    /// What a caller gets when the collection it joined outlives its deadline.
+    fn timed_out(&self, deadline: Duration) -> Snapshot {
+        let outcomes = self
+            .collectors
+            .iter()
+            .map(|slot| CollectorOutcome {
+                name: slot.collector.name(),
+                families: Vec::new(),
+                success: false,
+                duration: deadline,
+            })
+            .collect();
+        self.assemble(outcomes, self.probe.as_ref().map(|_| false), deadline)
     }
 
     /// One collection, not coalesced.
@@ -411,6 +441,15 @@ impl ScrapeEngine {
     }
 }
 
+/// Empties the engine's in-flight slot when the collection task ends.
+struct ClearInFlight(Arc<ScrapeEngine>);
+
+impl Drop for ClearInFlight {
+    fn drop(&mut self) {
+        *self.0.in_flight.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -546,6 +585,33 @@ mod tests {
         assert_eq!(slow.calls.load(Ordering::SeqCst), 2);
     }
 
+    /// Virtual time: the durations asserted are exact, not measured.
+    #[tokio::test(start_paused = true)]
+    async fn a_scrape_joining_a_longer_one_keeps_its_own_deadline() {
+        let slow = Fixed::new("slow", 1, Duration::from_secs(8));
+        let engine = ScrapeEngine::new(
+            info(),
+            ScrapeSettings {
+                timeout: Duration::from_secs(10),
+                ..ScrapeSettings::default()
+            },
+            vec![slow.clone() as Arc<dyn Collector>],
+            None,
+        );
+        let first = {
+            let e = Arc::clone(&engine);
+            tokio::spawn(async move { e.scrape(Duration::from_secs(10)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = tokio::time::Instant::now();
+        let joined = engine.scrape(Duration::from_millis(2500)).await;
+        assert_eq!(started.elapsed(), Duration::from_millis(2500));
+        assert_eq!(value(&joined, "t_scrape_collector_success", "slow"), 0.0);
+        let first = first.await.expect("first scrape");
+        assert_eq!(value(&first, "t_scrape_collector_success", "slow"), 1.0);
+        assert_eq!(slow.calls.load(Ordering::SeqCst), 1, "still one collection");
+    }
+
     #[tokio::test]
     async fn series_limit_drops_and_counts() {
         let big = Fixed::new("big", 25, Duration::ZERO);
@@ -617,5 +683,9 @@ mod tests {
         assert_eq!(s.deadline(Some(30.0)), Duration::from_secs(8));
         assert_eq!(s.deadline(Some(0.2)), Duration::from_millis(100));
         assert_eq!(s.deadline(Some(f64::NAN)), Duration::from_secs(8));
+        // A caller's huge header is clamped, never a panic.
+        for huge in [1e20, 1e308, f64::MAX, f64::INFINITY] {
+            assert_eq!(s.deadline(Some(huge)), Duration::from_secs(8), "{huge}");
+        }
     }
 }

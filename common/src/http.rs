@@ -39,6 +39,8 @@ pub enum ServeError {
 pub struct HttpOptions {
     pub telemetry_path: String,
     pub request_timeout: Duration,
+    /// Bound of reading a request's headers and of an idle kept-alive connection.
+    pub read_header_timeout: Duration,
     pub web_config: Option<WebConfig>,
     /// Extra links for the landing page (path, description).
     pub extra_links: Vec<(String, String)>,
@@ -196,11 +198,7 @@ async fn require_basic_auth(auth: Arc<BasicAuth>, req: Request, next: Next) -> R
                 .map(|(u, p)| (u.to_owned(), p.to_owned()))
         });
     let ok = match credentials {
-        Some((user, password)) => {
-            tokio::task::spawn_blocking(move || auth.verify(&user, &password))
-                .await
-                .unwrap_or(false)
-        }
+        Some((user, password)) => auth.check(user, password).await,
         None => false,
     };
     if ok {
@@ -318,6 +316,44 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Drops a connection that sends nothing within the timeout: the HTTP
+/// layer's header timer starts only with the first byte.
+#[derive(Clone, Copy, Debug)]
+struct FirstByteTimeout(Duration);
+
+impl<S: Send + 'static> axum_server::accept::Accept<tokio::net::TcpStream, S> for FirstByteTimeout {
+    type Stream = tokio::net::TcpStream;
+    type Service = S;
+    type Future = futures::future::BoxFuture<'static, std::io::Result<(Self::Stream, S)>>;
+
+    fn accept(&self, stream: tokio::net::TcpStream, service: S) -> Self::Future {
+        let timeout = self.0;
+        Box::pin(async move {
+            let mut first = [0u8; 1];
+            match tokio::time::timeout(timeout, stream.peek(&mut first)).await {
+                Ok(Ok(_)) => Ok((stream, service)),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "no request within the read-header timeout",
+                )),
+            }
+        })
+    }
+}
+
+/// Closes connections whose request headers do not arrive in time, including
+/// kept-alive connections that send no next request.
+fn bound_reads(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    timeout: Duration,
+) {
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(timeout);
+}
+
 /// Serves on every listener until `shutdown` resolves, then lets in-flight
 /// requests finish for at most [`SHUTDOWN_GRACE`].
 pub async fn serve(
@@ -337,12 +373,21 @@ pub async fn serve(
         match options.web_config.as_ref().and_then(|w| w.tls.clone()) {
             Some(tls) => {
                 let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
-                let server = axum_server::from_tcp_rustls(listener, config)?.handle(handle);
+                let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config)
+                    .handshake_timeout(options.read_header_timeout)
+                    .acceptor(FirstByteTimeout(options.read_header_timeout));
+                let mut server = axum_server::from_tcp(listener)?
+                    .acceptor(acceptor)
+                    .handle(handle);
+                bound_reads(server.http_builder(), options.read_header_timeout);
                 tracing::info!(address = %addr, tls = true, "listening");
                 servers.spawn(async move { server.serve(app.into_make_service()).await });
             }
             None => {
-                let server = axum_server::from_tcp(listener)?.handle(handle);
+                let mut server = axum_server::from_tcp(listener)?
+                    .acceptor(FirstByteTimeout(options.read_header_timeout))
+                    .handle(handle);
+                bound_reads(server.http_builder(), options.read_header_timeout);
                 tracing::info!(address = %addr, tls = false, "listening");
                 servers.spawn(async move { server.serve(app.into_make_service()).await });
             }

@@ -119,9 +119,17 @@ impl WebConfig {
             None => None,
         };
         for (user, hash) in &raw.basic_auth_users {
-            hash.parse::<bcrypt::HashParts>().map_err(|e| {
+            let parts = hash.parse::<bcrypt::HashParts>().map_err(|e| {
                 invalid(format!("basic_auth_users.{user}: not a bcrypt hash ({e})"))
             })?;
+            if !BCRYPT_COSTS.contains(&parts.get_cost()) {
+                return Err(invalid(format!(
+                    "basic_auth_users.{user}: bcrypt cost {} is outside {}..={}",
+                    parts.get_cost(),
+                    BCRYPT_COSTS.start(),
+                    BCRYPT_COSTS.end()
+                )));
+            }
         }
         let basic_auth = if raw.basic_auth_users.is_empty() {
             None
@@ -243,44 +251,75 @@ fn protocol_versions(
 }
 
 /// Basic authentication against bcrypt hashes. Successful pairs are cached so
-/// that a scrape does not pay bcrypt's deliberate cost every time.
+/// that a scrape does not pay bcrypt's deliberate cost every time, and bcrypt
+/// runs for one request at a time, so a flood of wrong passwords waits its
+/// turn instead of taking every blocking thread (the collectors' too) while
+/// a scraper with cached credentials passes at once.
 pub struct BasicAuth {
     users: BTreeMap<String, String>,
     verified: Mutex<HashSet<(String, String)>>,
+    /// Unknown users are checked against this, hashed at the highest cost
+    /// configured, so they take as long as a known user.
+    dummy: std::sync::OnceLock<String>,
+    dummy_cost: u32,
+    bcrypt_slots: tokio::sync::Semaphore,
 }
 
 /// Bound on remembered successful logins.
 const AUTH_CACHE_LIMIT: usize = 256;
+/// bcrypt costs accepted at start (bcrypt defines 4 to 31).
+pub const BCRYPT_COSTS: std::ops::RangeInclusive<u32> = 4..=31;
 
 impl BasicAuth {
     fn new(users: BTreeMap<String, String>) -> Self {
+        let dummy_cost = users
+            .values()
+            .filter_map(|h| h.parse::<bcrypt::HashParts>().ok())
+            .map(|p| p.get_cost())
+            .max()
+            .unwrap_or(bcrypt::DEFAULT_COST);
         Self {
             users,
             verified: Mutex::new(HashSet::new()),
+            dummy: std::sync::OnceLock::new(),
+            dummy_cost,
+            bcrypt_slots: tokio::sync::Semaphore::new(1),
         }
+    }
+
+    /// Whether the pair already passed (cheap; no bcrypt).
+    pub fn cached(&self, user: &str, password: &str) -> bool {
+        self.verified
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&(user.to_owned(), password.to_owned()))
+    }
+
+    /// Checks a pair: the cache first, then bcrypt on the blocking pool, one
+    /// request at a time.
+    pub async fn check(self: &std::sync::Arc<Self>, user: String, password: String) -> bool {
+        if self.cached(&user, &password) {
+            return true;
+        }
+        let Ok(_slot) = self.bcrypt_slots.acquire().await else {
+            return false;
+        };
+        let auth = std::sync::Arc::clone(self);
+        tokio::task::spawn_blocking(move || auth.verify(&user, &password))
+            .await
+            .unwrap_or(false)
     }
 
     /// Checks a user / password pair (blocking: bcrypt is CPU-bound).
     pub fn verify(&self, user: &str, password: &str) -> bool {
-        let key = (user.to_owned(), password.to_owned());
-        if self
-            .verified
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(&key)
-        {
+        if self.cached(user, password) {
             return true;
         }
-        // Unknown users are checked against a fixed hash so their answer takes
-        // as long as a known user's.
-        static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         let (hash, known) = match self.users.get(user) {
             Some(h) => (h.as_str(), true),
             None => (
-                DUMMY
-                    .get_or_init(|| {
-                        bcrypt::hash("sidewatch", bcrypt::DEFAULT_COST).unwrap_or_default()
-                    })
+                self.dummy
+                    .get_or_init(|| bcrypt::hash("sidewatch", self.dummy_cost).unwrap_or_default())
                     .as_str(),
                 false,
             ),
@@ -291,7 +330,7 @@ impl BasicAuth {
             if cache.len() >= AUTH_CACHE_LIMIT {
                 cache.clear();
             }
-            cache.insert(key);
+            cache.insert((user.to_owned(), password.to_owned()));
         }
         ok
     }
@@ -323,6 +362,38 @@ mod tests {
         assert!(!auth.verify("alice", "wrong"));
         assert!(!auth.verify("bob", "s3cret"));
         assert!(cfg.tls.is_none());
+        // Unknown users pay the configured cost, not another one.
+        assert_eq!(auth.dummy_cost, 4);
+    }
+
+    /// A flood of wrong passwords runs bcrypt one at a time and never holds up
+    /// a caller whose credentials already passed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn wrong_passwords_queue_behind_bcrypt_and_known_ones_pass() {
+        let hash = bcrypt::hash("s3cret", 10).expect("hash");
+        let cfg = WebConfig::parse(
+            &format!("basic_auth_users:\n  alice: {hash}\n"),
+            Path::new("."),
+            "t",
+        )
+        .expect("parse");
+        let auth = cfg.basic_auth.expect("auth");
+        assert!(auth.check("alice".into(), "s3cret".into()).await);
+        let flood: Vec<_> = (0..8)
+            .map(|i| {
+                let a = Arc::clone(&auth);
+                tokio::spawn(async move { a.check("alice".into(), format!("wrong{i}")).await })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        // While the flood waits for bcrypt, the cached pair answers without it.
+        assert!(auth.cached("alice", "s3cret"));
+        assert!(auth.check("alice".into(), "s3cret".into()).await);
+        assert!(auth.bcrypt_slots.available_permits() <= 1);
+        for f in flood {
+            assert!(!f.await.expect("join"));
+        }
+        assert_eq!(auth.bcrypt_slots.available_permits(), 1);
     }
 
     #[test]
@@ -349,6 +420,17 @@ mod tests {
             let err = WebConfig::load(&p).expect_err(text).to_string();
             assert!(err.contains(needle), "{text:?} gave {err}");
             assert!(!err.contains('\n'), "one line: {err}");
+        }
+        // A well-formed hash whose cost bcrypt cannot use.
+        let hash = bcrypt::hash("x", 4).expect("hash");
+        for cost in ["99", "03"] {
+            let text = format!(
+                "basic_auth_users:\n  alice: {}\n",
+                hash.replacen("$04$", &format!("${cost}$"), 1)
+            );
+            let p = write(dir.path(), "web.yml", &text);
+            let err = WebConfig::load(&p).expect_err(&text).to_string();
+            assert!(err.contains("bcrypt cost"), "{text:?} gave {err}");
         }
         let missing = WebConfig::load(&dir.path().join("absent.yml")).expect_err("missing");
         assert!(missing.to_string().contains("absent.yml"));

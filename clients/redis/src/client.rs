@@ -31,6 +31,9 @@ pub struct ClientSettings {
     pub client_name: Option<String>,
     /// PING as part of connecting (`--ping-on-connect`).
     pub ping: bool,
+    /// Bound of one reply (`--redis.max-reply-bytes`): a hostile or broken
+    /// server fails the command instead of growing the exporter's memory.
+    pub max_reply_bytes: usize,
 }
 
 impl Default for ClientSettings {
@@ -40,6 +43,7 @@ impl Default for ClientSettings {
             tls: None,
             client_name: Some("sidewatch-redis".to_owned()),
             ping: false,
+            max_reply_bytes: resp::DEFAULT_MAX_REPLY_BYTES,
         }
     }
 }
@@ -62,6 +66,7 @@ pub enum ClientError {
 struct Conn {
     stream: BufReader<Box<dyn Stream>>,
     db: u32,
+    max_reply_bytes: usize,
 }
 
 /// The connection to one target.
@@ -165,6 +170,7 @@ impl Client {
         let mut conn = Conn {
             stream: BufReader::with_capacity(16 * 1024, stream),
             db: 0,
+            max_reply_bytes: self.settings.max_reply_bytes,
         };
         if let Some(password) = &self.target.password {
             let reply = match &self.target.user {
@@ -226,7 +232,7 @@ async fn round_trip(conn: &mut Conn, cmds: &[&[&[u8]]]) -> Result<Vec<Value>, Re
     w.flush().await?;
     let mut replies = Vec::with_capacity(cmds.len());
     for _ in cmds {
-        replies.push(resp::read_value(&mut conn.stream).await?);
+        replies.push(resp::read_value_limited(&mut conn.stream, conn.max_reply_bytes).await?);
     }
     Ok(replies)
 }

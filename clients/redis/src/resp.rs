@@ -6,10 +6,14 @@
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt};
 
-/// Longest bulk string accepted (INFO ALL on a busy server is a few hundred KiB).
-const MAX_BULK: usize = 64 << 20;
-/// Most elements accepted in one array reply.
-const MAX_ARRAY: usize = 1 << 22;
+/// Default bound of one whole reply, in bytes read plus a fixed cost per
+/// element (INFO ALL on a busy server is a few hundred KiB).
+pub const DEFAULT_MAX_REPLY_BYTES: usize = 64 << 20;
+/// Longest line (simple string, error, length) accepted; real ones are short.
+const MAX_LINE: usize = 64 << 10;
+/// What an element costs against the reply's budget besides its bytes: the
+/// memory of the parsed value, so a long array of tiny elements is bounded too.
+const ELEMENT_COST: usize = std::mem::size_of::<Value>();
 /// Deepest nesting accepted (XINFO replies nest three levels).
 const MAX_DEPTH: usize = 8;
 
@@ -30,6 +34,9 @@ pub enum RespError {
     Closed,
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// The reply exceeds the configured bound (`--redis.max-reply-bytes`).
+    #[error("{0} (raise --redis.max-reply-bytes if the server is trusted)")]
+    TooLarge(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -102,18 +109,59 @@ pub fn encode_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
     }
 }
 
-/// Reads one whole reply.
+/// Reads one whole reply of at most [`DEFAULT_MAX_REPLY_BYTES`].
 pub async fn read_value<R: AsyncBufRead + Unpin>(r: &mut R) -> Result<Value, RespError> {
+    read_value_limited(r, DEFAULT_MAX_REPLY_BYTES).await
+}
+
+/// Reads one line up to and including `\n`, refusing to hold more than `max`
+/// bytes: a server that never sends a newline cannot grow the buffer.
+async fn read_line<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    line: &mut Vec<u8>,
+    max: usize,
+) -> Result<usize, RespError> {
+    loop {
+        let available = r.fill_buf().await?;
+        if available.is_empty() {
+            return Ok(line.len());
+        }
+        let (take, done) = match available.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        if line.len() + take > max {
+            return Err(RespError::TooLarge(format!(
+                "a reply line longer than {max} bytes"
+            )));
+        }
+        line.extend_from_slice(&available[..take]);
+        r.consume(take);
+        if done {
+            return Ok(line.len());
+        }
+    }
+}
+
+/// Reads one whole reply; lines, bulk strings, array elements and nesting
+/// all count against `max_bytes`, so no reply can make the reader hold more.
+pub async fn read_value_limited<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    max_bytes: usize,
+) -> Result<Value, RespError> {
     // Arrays are read iteratively (a stack of partly filled arrays), so deep
     // nesting costs no recursion.
     let mut stack: Vec<(usize, Vec<Value>)> = Vec::new();
     let mut line = Vec::with_capacity(64);
+    let mut budget = max_bytes;
+    let too_large = || RespError::TooLarge(format!("a reply larger than {max_bytes} bytes"));
     loop {
         line.clear();
-        let n = r.read_until(b'\n', &mut line).await?;
+        let n = read_line(r, &mut line, MAX_LINE.min(budget)).await?;
         if n == 0 {
             return Err(RespError::Closed);
         }
+        budget = budget.checked_sub(n + ELEMENT_COST).ok_or_else(too_large)?;
         if line.len() < 3 || !line.ends_with(b"\r\n") {
             return Err(RespError::Protocol("truncated line".into()));
         }
@@ -135,9 +183,9 @@ pub async fn read_value<R: AsyncBufRead + Unpin>(r: &mut R) -> Result<Value, Res
                     Value::Nil
                 } else {
                     let n = usize::try_from(n).unwrap_or(usize::MAX);
-                    if n > MAX_BULK {
-                        return Err(RespError::Protocol(format!("bulk string of {n} bytes")));
-                    }
+                    budget = budget
+                        .checked_sub(n.saturating_add(2))
+                        .ok_or_else(too_large)?;
                     let mut buf = vec![0u8; n + 2];
                     r.read_exact(&mut buf).await?;
                     if !buf.ends_with(b"\r\n") {
@@ -153,8 +201,9 @@ pub async fn read_value<R: AsyncBufRead + Unpin>(r: &mut R) -> Result<Value, Res
                     Value::Nil
                 } else {
                     let n = usize::try_from(n).unwrap_or(usize::MAX);
-                    if n > MAX_ARRAY {
-                        return Err(RespError::Protocol(format!("array of {n} elements")));
+                    // Each element costs at least its type byte, CRLF and a value.
+                    if n.saturating_mul(3 + ELEMENT_COST) > budget {
+                        return Err(too_large());
                     }
                     if n == 0 {
                         Value::Array(Vec::new())
@@ -230,6 +279,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn replies_past_the_bound_are_refused_before_they_are_held() {
+        let limited = |bytes: Vec<u8>, max: usize| async move {
+            let mut r = tokio::io::BufReader::new(&bytes[..]);
+            read_value_limited(&mut r, max).await
+        };
+        // A status line that never ends: refused after the line cap, not read whole.
+        let endless = [b"+".as_slice(), &vec![b'a'; 1 << 20]].concat();
+        assert!(matches!(
+            limited(endless, DEFAULT_MAX_REPLY_BYTES).await,
+            Err(RespError::TooLarge(_))
+        ));
+        // A bulk string, an array and nested arrays over the budget.
+        let bulk = format!("${}\r\n", 2000).into_bytes();
+        assert!(matches!(
+            limited(bulk, 1024).await,
+            Err(RespError::TooLarge(_))
+        ));
+        let array = b"*100000\r\n".to_vec();
+        assert!(matches!(
+            limited(array, 1 << 20).await,
+            Err(RespError::TooLarge(_))
+        ));
+        let many = [b"*3\r\n".as_slice(), &b":1\r\n".repeat(3)].concat();
+        assert_eq!(
+            limited(many.clone(), 1024).await.expect("fits"),
+            Value::Array(vec![Value::Int(1); 3])
+        );
+        assert!(matches!(
+            limited(many, 64).await,
+            Err(RespError::TooLarge(_))
+        ));
+    }
+
+    #[tokio::test]
     async fn rejects_bad_input() {
         assert!(matches!(parse(b"").await, Err(RespError::Closed)));
         assert!(matches!(
@@ -239,7 +322,7 @@ mod tests {
         assert!(matches!(parse(b"$3\r\nab").await, Err(RespError::Io(_))));
         assert!(matches!(
             parse(b"$999999999999\r\n").await,
-            Err(RespError::Protocol(_))
+            Err(RespError::TooLarge(_))
         ));
         let deep = "*1\r\n".repeat(20) + ":1\r\n";
         assert!(matches!(

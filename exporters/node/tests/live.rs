@@ -400,3 +400,89 @@ fn prometheus_scrapes_it_with_openmetrics() {
         15.0
     );
 }
+
+/// A connection that never finishes its headers, and one left idle after a
+/// request, are closed by --web.read-header-timeout; a scrape still answers.
+#[tokio::test]
+async fn idle_and_half_sent_connections_are_closed() {
+    use std::io::{Read, Write};
+    let exporter = Exporter::start(bin(), &["--web.read-header-timeout=500ms"]);
+    let addr = format!("127.0.0.1:{}", exporter.port);
+    let closed = |mut s: std::net::TcpStream| {
+        s.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let mut buf = [0u8; 4096];
+        // Read until the server closes (0) or errors; what was answered is ignored.
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+                Err(_) => return false,
+            }
+        }
+    };
+    let mut half = std::net::TcpStream::connect(&addr).expect("connect");
+    half.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        .expect("write");
+    let mut idle = std::net::TcpStream::connect(&addr).expect("connect");
+    idle.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    let silent = std::net::TcpStream::connect(&addr).expect("connect");
+    assert!(closed(half), "a half-sent request stays open");
+    assert!(closed(idle), "an idle kept-alive connection stays open");
+    assert!(closed(silent), "a connection that sends nothing stays open");
+    let ok = client()
+        .get(exporter.url("/metrics"))
+        .send()
+        .await
+        .expect("scrape");
+    assert_eq!(ok.status(), 200);
+}
+
+/// A caller's huge scrape-timeout header is clamped to --scrape.timeout.
+#[tokio::test]
+async fn huge_timeout_headers_are_clamped() {
+    let exporter = Exporter::start(bin(), &[]);
+    for header in ["1e308", "1e20", "inf", "-5", "garbage"] {
+        let r = client()
+            .get(exporter.url("/metrics"))
+            .header("X-Prometheus-Scrape-Timeout-Seconds", header)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{header}: {e}"));
+        assert_eq!(r.status(), 200, "{header}");
+        assert!(r
+            .text()
+            .await
+            .expect("body")
+            .contains("node_scrape_collector_success"));
+    }
+    assert!(!exporter.log().contains("panicked"), "{}", exporter.log());
+}
+
+/// `sidewatch-node healthcheck` passes against a running exporter and fails
+/// (exit 1) once it is stopped.
+#[test]
+fn healthcheck_subcommand_follows_the_process() {
+    let mut exporter = Exporter::start(bin(), &[]);
+    let listen = format!("--web.listen-address=127.0.0.1:{}", exporter.port);
+    let check = || {
+        Command::new(bin())
+            .args(["healthcheck", &listen, "--timeout=1s"])
+            .output()
+            .expect("healthcheck")
+    };
+    let out = check();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exporter.service().signal(rustix::process::Signal::STOP);
+    let stopped = check();
+    exporter.service().signal(rustix::process::Signal::CONT);
+    assert_eq!(stopped.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&stopped.stderr).contains("unhealthy"));
+    assert!(check().status.success());
+}

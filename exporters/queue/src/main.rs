@@ -38,6 +38,12 @@ struct Cli {
     #[arg(long = "redis.timeout", env = "SIDEWATCH_QUEUE_REDIS_TIMEOUT", default_value = "5s",
           value_parser = cli::parse_duration, value_name = "DURATION")]
     redis_timeout: Duration,
+    /// Largest reply accepted from a Redis backend, in bytes; a bigger one
+    /// fails that read.
+    #[arg(long = "redis.max-reply-bytes", env = "SIDEWATCH_QUEUE_REDIS_MAX_REPLY_BYTES",
+          default_value_t = 64 << 20, value_parser = clap::value_parser!(u64).range(1024..),
+          value_name = "BYTES")]
+    redis_max_reply_bytes: u64,
     /// Server-side statement_timeout of SQL queue queries (never past the scrape deadline).
     #[arg(long = "pg.statement-timeout", env = "SIDEWATCH_QUEUE_PG_STATEMENT_TIMEOUT", default_value = "5s",
           value_parser = cli::parse_duration, value_name = "DURATION")]
@@ -62,6 +68,7 @@ fn main() {
         .unwrap_or_else(|e| cli::exit_with(StartError::Config(e)));
     let redis = ClientSettings {
         timeout: cli.redis_timeout,
+        max_reply_bytes: usize::try_from(cli.redis_max_reply_bytes).unwrap_or(usize::MAX),
         client_name: Some("sidewatch-queue".to_owned()),
         ..ClientSettings::default()
     };

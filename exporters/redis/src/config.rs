@@ -163,6 +163,14 @@ pub struct Cli {
           value_parser = cli::parse_duration, value_name = "DURATION")]
     pub connection_timeout: Duration,
 
+    /// Largest reply accepted from a server, in bytes (lines, bulk strings and
+    /// array elements together); a bigger one fails that command. Bounds the
+    /// memory a hostile /scrape target can make the exporter take.
+    #[arg(long = "redis.max-reply-bytes", env = "SIDEWATCH_REDIS_MAX_REPLY_BYTES",
+          default_value_t = 64 << 20, value_parser = clap::value_parser!(u64).range(1024..),
+          value_name = "BYTES")]
+    pub max_reply_bytes: u64,
+
     /// Client certificate for servers that require TLS client authentication.
     #[arg(
         long = "tls-client-cert-file",
@@ -445,6 +453,7 @@ impl RedisConfig {
             tls,
             client_name: cli.set_client_name.then(|| "sidewatch-redis".to_owned()),
             ping: cli.ping_on_connect,
+            max_reply_bytes: usize::try_from(cli.max_reply_bytes).unwrap_or(usize::MAX),
         };
         let mut http = cli::http_options(&cli.web, &cli.scrape)?;
         if let Some(web) = web_tls_from_flags(&cli)? {

@@ -240,3 +240,61 @@ fn bounded_walk_over_many_keys() {
     }
     assert_eq!(count, Some(n as f64));
 }
+
+/// Resident memory of a process, from /proc.
+fn rss_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// A fake "Redis" for /scrape that answers every connection with a status
+/// line that never ends (up to 512 MiB, or until the exporter hangs up) cannot
+/// make the exporter hold more than --redis.max-reply-bytes: the scrape is
+/// `redis_up 0` and resident memory stays small.
+#[test]
+fn an_endless_reply_is_cut_at_the_reply_bound() {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        let mut sent_total = 0u64;
+        for _ in 0..3 {
+            let Ok((mut s, _)) = listener.accept() else {
+                break;
+            };
+            let chunk = vec![b'a'; 1 << 20];
+            let _ = s.write_all(b"+");
+            let mut sent = 0u64;
+            while sent < 512 << 20 && s.write_all(&chunk).is_ok() {
+                sent += chunk.len() as u64;
+            }
+            sent_total += sent;
+        }
+        sent_total
+    });
+    let mut e = Exporter::start_unchecked(bin(), &["--redis.addr=", "--scrape.timeout=4s"]);
+    assert!(e.wait_listening());
+    let pid = e.service().pid().expect("pid");
+    let before = rss_bytes(pid);
+    for _ in 0..3 {
+        let body = sidewatch_testkit::http_get_query(
+            &e.url("/scrape"),
+            &[("target", &format!("redis://127.0.0.1:{port}"))],
+        )
+        .unwrap_or_else(|err| panic!("{err}"));
+        let x = sidewatch_testkit::Exposition::parse(&body);
+        assert_eq!(x.value("redis_up", &[]), Some(0.0), "{}", e.log());
+    }
+    let after = rss_bytes(pid);
+    let sent = server.join().expect("fake server");
+    // The default bound is 64 MiB per reply; the line cap stops this one at 64 KiB.
+    assert!(
+        after < before + (32 << 20),
+        "RSS grew from {before} to {after} bytes after the server sent {sent}"
+    );
+    assert!(e.log().contains("reply line longer than"), "{}", e.log());
+}
