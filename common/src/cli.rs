@@ -133,6 +133,31 @@ pub struct LogArgs {
     pub format: LogFormat,
 }
 
+/// Largest configuration file read (queries, queues, directories, web
+/// config); real ones are a few KiB. `--config.file=/dev/zero` or a log file
+/// given by mistake fails at once instead of filling memory.
+pub const CONFIG_FILE_MAX_BYTES: u64 = 4 << 20;
+
+/// Reads a configuration file of at most [`CONFIG_FILE_MAX_BYTES`] as UTF-8;
+/// the error is the problem alone (callers name the flag and the file).
+pub fn read_config_file(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(CONFIG_FILE_MAX_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > CONFIG_FILE_MAX_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "larger than {} MiB; is this the right file?",
+                CONFIG_FILE_MAX_BYTES >> 20
+            ),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
 /// Parses `500ms`, `10s`, `1m`, `1h`, `1m30s` or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -353,6 +378,19 @@ mod tests {
         for huge in ["1e300", "1e300s", "99999999999999999999h", "inf"] {
             assert!(parse_duration(huge).is_err(), "{huge}");
         }
+    }
+
+    #[test]
+    fn config_files_are_read_with_a_size_cap() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let small = dir.path().join("small.yml");
+        std::fs::write(&small, "a: 1\n").expect("write");
+        assert_eq!(read_config_file(&small).expect("small"), "a: 1\n");
+        let err = read_config_file(std::path::Path::new("/dev/zero")).expect_err("/dev/zero");
+        assert!(err.to_string().contains("larger than 4 MiB"), "{err}");
+        let binary = dir.path().join("bin");
+        std::fs::write(&binary, [0xff, 0xfe, 0x00]).expect("write");
+        assert!(read_config_file(&binary).is_err());
     }
 
     const SPECS: &[CollectorSpec] = &[

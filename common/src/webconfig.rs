@@ -17,7 +17,6 @@
 //! Relative paths are resolved against the file's directory, as the toolkit does.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -87,7 +86,7 @@ impl std::fmt::Debug for WebConfig {
 impl WebConfig {
     /// Loads and validates the file; any problem is one error naming the file.
     pub fn load(path: &Path) -> Result<Self, WebConfigError> {
-        let text = fs::read_to_string(path).map_err(|e| WebConfigError::Invalid {
+        let text = crate::cli::read_config_file(path).map_err(|e| WebConfigError::Invalid {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;
@@ -342,7 +341,7 @@ mod tests {
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
         let p = dir.join(name);
-        fs::write(&p, text).expect("write");
+        std::fs::write(&p, text).expect("write");
         p
     }
 

@@ -250,7 +250,7 @@ impl PgConfig {
         let custom_queries = match &cli.extend_query_path {
             None => Vec::new(),
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
+                let text = cli::read_config_file(path).map_err(|e| {
                     StartError::Config(format!("--extend.query-path {}: {e}", path.display()))
                 })?;
                 let specs = queries::parse(&path.display().to_string(), &text)
@@ -325,7 +325,7 @@ impl PgConfig {
 }
 
 fn load_exporter_file(path: &std::path::Path) -> Result<ExporterFile, StartError> {
-    let text = std::fs::read_to_string(path)
+    let text = cli::read_config_file(path)
         .map_err(|e| StartError::Config(format!("--config.file {}: {e}", path.display())))?;
     if text.trim().is_empty() {
         return Ok(ExporterFile::default());
