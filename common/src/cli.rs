@@ -144,7 +144,8 @@ pub fn read_config_file(path: &std::path::Path) -> std::io::Result<String> {
     use std::io::Read;
     let file = std::fs::File::open(path)?;
     let mut bytes = Vec::new();
-    file.take(CONFIG_FILE_MAX_BYTES + 1).read_to_end(&mut bytes)?;
+    file.take(CONFIG_FILE_MAX_BYTES + 1)
+        .read_to_end(&mut bytes)?;
     if bytes.len() as u64 > CONFIG_FILE_MAX_BYTES {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,

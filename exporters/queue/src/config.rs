@@ -72,7 +72,8 @@ pub struct Queue {
 
 /// Loads and checks the file.
 pub fn load(path: &Path) -> Result<File, String> {
-    let text = sidewatch_common::cli::read_config_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = sidewatch_common::cli::read_config_file(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     parse(&text).map_err(|e| format!("{}:{e}", path.display()))
 }
 

@@ -128,7 +128,8 @@ fn kind(what: &str, kind: &str, pattern: Option<&str>) -> Result<Kind, String> {
 
 /// Reads the config file; errors are `file:line: problem`.
 pub fn load_file(path: &std::path::Path) -> Result<Vec<DirConfig>, String> {
-    let text = sidewatch_common::cli::read_config_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = sidewatch_common::cli::read_config_file(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let file: FileConfig = serde_yaml::from_str(&text).map_err(|e| match e.location() {
         Some(l) => format!("{}:{}: {e}", path.display(), l.line()),
         None => format!("{}: {e}", path.display()),

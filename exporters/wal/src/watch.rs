@@ -13,7 +13,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use notify::event::{EventKind, ModifyKind};
+use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher};
 
 use crate::scan::{scan, Kind};
@@ -199,8 +199,10 @@ fn run(
                             let _ = w.watch(&d.status_dir(), RecursiveMode::NonRecursive);
                         }
                         d.watched.store(true, Ordering::Relaxed);
-                        // Events may have been missed while unwatched.
+                        // Events may have been missed while unwatched; after
+                        // this scan, events and the rescan interval take over.
                         d.rescan();
+                        next_scan[i] = Instant::now() + settings.rescan_interval;
                     }
                     Err(e) => {
                         if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) && !limit_logged {
@@ -226,6 +228,10 @@ fn run(
             .min()
             .unwrap_or(settings.poll_interval);
         match rx.recv_timeout(wait) {
+            // Opens, reads and read-only closes change nothing, and a
+            // rescan's own opendir produces them: acting on them would make
+            // every rescan schedule the next.
+            Ok(Ok(event)) if !changes_something(&event) => {}
             Ok(Ok(event)) => {
                 // Events mark their directory for a rescan soon; a burst of
                 // events costs one rescan, and scrapes never pay for events.
@@ -270,4 +276,15 @@ fn run(
             }
         }
     }
+}
+
+/// Whether an event can change what a scan sees: everything but opens,
+/// reads and closes without writing (a close after writing counts).
+fn changes_something(event: &notify::Event) -> bool {
+    event.need_rescan()
+        || match event.kind {
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+            EventKind::Access(_) => false,
+            _ => true,
+        }
 }

@@ -124,3 +124,42 @@ fn missing_then_created_deleted_then_recreated() {
         d.up.load(Ordering::Relaxed) && files(&d) == 1
     });
 }
+
+/// The watcher's own scans (opendir, stat) produce inotify open and close
+/// events; they must not schedule further rescans. An untouched directory is
+/// scanned once at start, then only at the rescan interval.
+#[test]
+fn an_untouched_directory_is_not_rescanned_by_its_own_events() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("first.wal"), vec![0u8; 7]).expect("write");
+    let d = generic(
+        dir.path(),
+        WatchSettings {
+            rescan_interval: Duration::from_secs(3600),
+            debounce: Duration::from_millis(10),
+            ..WatchSettings::default()
+        },
+    );
+    // The first scan, and one when the watch is in place.
+    wait_for("the watch's scan", || {
+        d.rescans.load(Ordering::Relaxed) >= 2
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let at_start = d.rescans.load(Ordering::Relaxed);
+    assert!(at_start <= 2, "{at_start} scans at start");
+    // Reading the directory from outside is no change either.
+    for _ in 0..5 {
+        let _ = std::fs::read_dir(dir.path()).map(|r| r.count());
+        let _ = std::fs::read(dir.path().join("first.wal"));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        d.rescans.load(Ordering::Relaxed),
+        at_start,
+        "rescans without any change; events {:?}",
+        d.events.lock().map(|e| e.clone()).unwrap_or_default()
+    );
+    // A real change still triggers one.
+    std::fs::write(dir.path().join("second.wal"), vec![0u8; 3]).expect("write");
+    wait_for("the new file", || files(&d) == 2);
+}
