@@ -103,3 +103,30 @@ impl Drop for ClearOnDrop {
         self.0.store(false, Ordering::Release);
     }
 }
+
+/// A `&'static str` for a name known only at run time (a custom query's
+/// name, a namespace): each distinct name is allocated once for the life of
+/// the process, however often it is asked for (a `/probe` builds its
+/// collectors per request).
+pub fn intern(name: &str) -> &'static str {
+    static NAMES: std::sync::Mutex<std::collections::BTreeSet<&'static str>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(known) = names.get(name) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.insert(leaked);
+    leaked
+}
+
+#[cfg(test)]
+mod intern_tests {
+    #[test]
+    fn each_name_is_allocated_once() {
+        let a = super::intern("pg_custom_query");
+        let b = super::intern(&String::from("pg_custom_query"));
+        assert!(std::ptr::eq(a, b));
+        assert_ne!(super::intern("other"), a);
+    }
+}

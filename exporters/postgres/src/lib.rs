@@ -105,9 +105,9 @@ pub fn build_collectors(ctx: &Arc<PgContext>, plan: &CollectorPlan) -> Vec<Arc<d
         // The peer runs queries not marked master in every database when it
         // discovers databases; `all_databases` asks for it explicitly.
         let per_database = spec.all_databases || (ctx.databases.auto_discover && !spec.master);
-        // Collector names live as long as the process; custom queries are
-        // read once at start, so this is bounded by the file.
-        let name: &'static str = Box::leak(spec.id.clone().into_boxed_str());
+        // Collector names live as long as the process; interned, so a
+        // /probe that builds collectors per request allocates none.
+        let name = sidewatch_common::collector::intern(&spec.id);
         out.push(Arc::new(QueryCollector::new(
             name,
             Arc::clone(ctx),

@@ -503,7 +503,7 @@ fn valid_namespace(ns: &str) -> Result<&'static str, String> {
     }
     Ok(match ns {
         "redis" => "redis",
-        other => Box::leak(other.to_owned().into_boxed_str()),
+        other => sidewatch_common::collector::intern(other),
     })
 }
 
