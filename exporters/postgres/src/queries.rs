@@ -513,6 +513,22 @@ impl FamilySet {
     }
 }
 
+/// Longest label value a custom query may emit, in bytes; longer values are
+/// cut at a character boundary (a query returning document text as a label
+/// would otherwise put megabytes into every scrape).
+pub const LABEL_VALUE_MAX_BYTES: usize = 1024;
+
+fn capped_label(value: &str) -> String {
+    if value.len() <= LABEL_VALUE_MAX_BYTES {
+        return value.to_owned();
+    }
+    let mut end = LABEL_VALUE_MAX_BYTES;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    value[..end].to_owned()
+}
+
 /// Turns a query's rows into samples. `base` labels (server, constant labels)
 /// come first; `datname` is added when the query runs in every database and
 /// does not name the database itself. Returns the number of series dropped by
@@ -562,10 +578,8 @@ pub fn rows_to_families(
             labels.push(("datname".into(), db.to_owned()));
         }
         for &i in &label_cols {
-            labels.push((
-                rows.columns[i].clone().into(),
-                row.get(i).cloned().flatten().unwrap_or_default(),
-            ));
+            let value = row.get(i).and_then(|v| v.as_deref()).unwrap_or_default();
+            labels.push((rows.columns[i].clone().into(), capped_label(value)));
         }
         for (c, [bounds, buckets, sum, count]) in &histograms {
             let cell = |i: &Option<usize>| i.and_then(|i| row.get(i).cloned().flatten());
@@ -750,6 +764,37 @@ pg_postmaster:
         assert!(!r.matches(160_000));
         assert!(!r.matches(90_605));
         assert!(VersionRange::parse(">=9.6.0").expect("r").matches(90_605));
+    }
+
+    #[test]
+    fn label_values_are_capped_at_a_character_boundary() {
+        assert_eq!(capped_label("short"), "short");
+        let long = "é".repeat(LABEL_VALUE_MAX_BYTES); // two bytes each
+        let cut = capped_label(&long);
+        assert_eq!(cut.len(), LABEL_VALUE_MAX_BYTES);
+        assert!(cut.chars().all(|c| c == 'é'));
+        let odd = format!("x{long}");
+        assert_eq!(capped_label(&odd).len(), LABEL_VALUE_MAX_BYTES - 1);
+        // Through the row reader: a 50 MB value becomes 1 KiB.
+        let specs = parse(
+            "q",
+            "pg_t:\n  query: x\n  metrics:\n    - doc:\n        usage: LABEL\n    - n:\n        usage: GAUGE\n        description: d\n",
+        )
+        .expect("spec");
+        let rows = Rows {
+            columns: vec!["doc".into(), "n".into()],
+            rows: vec![vec![Some("a".repeat(50 << 20)), Some("1".into())]],
+        };
+        let mut out = FamilySet::default();
+        rows_to_families(&specs[0], &rows, &[], None, &mut out);
+        let fams = out.into_families();
+        let n = fams.iter().find(|f| f.name == "pg_t_n").expect("n");
+        let doc = n.samples[0]
+            .labels
+            .iter()
+            .find(|(k, _)| k.as_ref() == "doc")
+            .map(|(_, v)| v.len());
+        assert_eq!(doc, Some(LABEL_VALUE_MAX_BYTES));
     }
 
     #[test]
