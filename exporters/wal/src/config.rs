@@ -126,6 +126,10 @@ fn kind(what: &str, kind: &str, pattern: Option<&str>) -> Result<Kind, String> {
     }
 }
 
+/// Most directories one exporter watches: each costs a watch, a thread's
+/// share of rescans and a set of series; thousands are a mistake, not a setup.
+pub const MAX_DIRS: usize = 256;
+
 /// Reads the config file; errors are `file:line: problem`.
 pub fn load_file(path: &std::path::Path) -> Result<Vec<DirConfig>, String> {
     let text = sidewatch_common::cli::read_config_file(path)
@@ -178,6 +182,12 @@ impl WalConfig {
             return Err(StartError::Config(
                 "no directory to watch: give --wal.dir or --config.file".into(),
             ));
+        }
+        if dirs.len() > MAX_DIRS {
+            return Err(StartError::Config(format!(
+                "{} directories to watch; at most {MAX_DIRS} (one exporter per database server)",
+                dirs.len()
+            )));
         }
         let mut names: Vec<&str> = dirs.iter().map(|d| d.name.as_str()).collect();
         names.sort_unstable();
@@ -245,6 +255,7 @@ mod tests {
         let f = dir.path().join("wal.yml");
         std::fs::write(&f, "dirs:\n  - path: /a\n    colour: blue\n").expect("write");
         let file_arg = format!("--config.file={}", f.display());
+        let many: Vec<String> = (0..=MAX_DIRS).map(|i| format!("--wal.dir=/d{i}")).collect();
         for (args, needle) in [
             (vec![], "no directory"),
             (
@@ -257,6 +268,7 @@ mod tests {
             ),
             (vec!["--wal.dir=/a", "--wal.dir=/a"], "used twice"),
             (vec![file_arg.as_str()], "wal.yml:3"),
+            (many.iter().map(String::as_str).collect(), "at most 256"),
         ] {
             match parse(&args) {
                 Err(StartError::Config(line)) => {
