@@ -60,6 +60,17 @@ pub fn find_program(names: &[&str]) -> Option<std::path::PathBuf> {
     None
 }
 
+/// Resident memory of a process in bytes, from `/proc/<pid>/status` (0 when
+/// the process is gone).
+pub fn rss_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
 /// A program from another Debian suite's package, unpacked by
 /// `scripts/fetch-debian.sh SUITE PACKAGE` into the cache (the newest version
 /// there): `debian_program("sid", "promtool", "promtool")`.

@@ -3,17 +3,8 @@
 
 mod support;
 
-use sidewatch_testkit::{free_port, http_get_query, Exporter};
+use sidewatch_testkit::{free_port, http_get_query, rss_bytes, Exporter};
 use support::*;
-
-fn rss_bytes(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
 
 /// Each probe builds its collectors, custom queries included; their names
 /// are allocated once, not per probe. 100 queries with names of about 1 KB and 600

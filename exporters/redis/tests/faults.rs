@@ -6,7 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use sidewatch_testkit::blackhole::Blackhole;
-use sidewatch_testkit::{http_get, Exporter, Redis};
+use sidewatch_testkit::{http_get, rss_bytes, Exporter, Redis};
 use support::*;
 
 /// Scrapes, asserting the answer came within `limit`.
@@ -239,16 +239,6 @@ fn bounded_walk_over_many_keys() {
         }
     }
     assert_eq!(count, Some(n as f64));
-}
-
-/// Resident memory of a process, from /proc.
-fn rss_bytes(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
 }
 
 /// A fake "Redis" for /scrape that answers every connection with a status
