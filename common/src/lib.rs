@@ -6,6 +6,7 @@
 //! - [`http`]: `/metrics`, health, landing page, graceful shutdown
 //! - [`webconfig`]: the exporter-toolkit web config (TLS, basic auth)
 //! - [`tls`]: PEM loading and TLS client settings for targets
+//! - [`probe`]: which targets `/probe` and `/scrape` may reach
 //! - [`cli`]: shared flags, one-line errors, exit codes
 //! - [`healthcheck`]: `sidewatch-<x> healthcheck`, a container healthcheck without a shell
 //! - [`logging`]: logfmt / JSON logs
@@ -20,6 +21,7 @@ pub mod healthcheck;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod probe;
 pub mod process;
 pub mod tls;
 pub mod webconfig;

@@ -46,6 +46,48 @@ impl Blackhole {
     pub fn connections(&self) -> usize {
         self.held.lock().map(|h| h.len()).unwrap_or(0)
     }
+
+    /// Connections the other side has not closed yet.
+    pub fn open_connections(&self) -> usize {
+        let Ok(held) = self.held.lock() else {
+            return 0;
+        };
+        let mut buf = [0u8; 4096];
+        held.iter()
+            .filter(|c| {
+                use std::io::Read;
+                let _ = c.set_nonblocking(true);
+                let mut c: &TcpStream = c;
+                // What was sent is read and dropped, so that a close behind it shows.
+                loop {
+                    match c.read(&mut buf) {
+                        Ok(0) => return false,
+                        Ok(_) => continue,
+                        Err(e) => return e.kind() == std::io::ErrorKind::WouldBlock,
+                    }
+                }
+            })
+            .count()
+    }
+
+    /// Runs `f` while sampling [`Self::open_connections`] every 10 ms;
+    /// returns `f`'s result and the most connections seen open at once.
+    pub fn max_open_during<T>(&self, f: impl FnOnce() -> T) -> (T, usize) {
+        let done = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let sampler = s.spawn(|| {
+                let mut most = 0;
+                while !done.load(Ordering::SeqCst) {
+                    most = most.max(self.open_connections());
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                most.max(self.open_connections())
+            });
+            let out = f();
+            done.store(true, Ordering::SeqCst);
+            (out, sampler.join().expect("sampler"))
+        })
+    }
 }
 
 impl Drop for Blackhole {

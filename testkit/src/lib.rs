@@ -141,6 +141,19 @@ fn http_get_headers(url: &str, headers: &[(&str, &str)]) -> Result<String, Strin
 
 /// [`http_get`] with URL-encoded query parameters.
 pub fn http_get_query(url: &str, params: &[(&str, &str)]) -> Result<String, String> {
+    http_get(&with_query(url, params))
+}
+
+/// [`http_get_query`] with one extra request header.
+pub fn http_get_query_header(
+    url: &str,
+    params: &[(&str, &str)],
+    header: (&str, &str),
+) -> Result<String, String> {
+    http_get_header(&with_query(url, params), header)
+}
+
+fn with_query(url: &str, params: &[(&str, &str)]) -> String {
     let encode = |s: &str| -> String {
         s.bytes()
             .map(|b| match b {
@@ -155,7 +168,7 @@ pub fn http_get_query(url: &str, params: &[(&str, &str)]) -> Result<String, Stri
         .iter()
         .map(|(k, v)| format!("{k}={}", encode(v)))
         .collect();
-    http_get(&format!("{url}?{}", qs.join("&")))
+    format!("{url}?{}", qs.join("&"))
 }
 
 /// Copies a directory tree (fixtures into a temp dir a test may change).

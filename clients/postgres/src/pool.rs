@@ -7,10 +7,15 @@
 //! count of open connections is held by a semaphore whose permit lives in the
 //! task that drives the connection: a connection counts until its socket is
 //! really closed, whatever the number of scrapes, scrapers or failures.
+//!
+//! Pools of one exporter (the main target's and each `/probe`'s) draw on one
+//! [`ConnectionBudget`], so `--pg.max-connections` bounds them all together:
+//! a pool that needs a connection when the budget is spent closes an idle
+//! connection of another pool first.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -184,6 +189,12 @@ impl Conn {
     }
 }
 
+/// What an open connection holds until its socket is closed.
+struct Permits {
+    _own: Option<OwnedSemaphorePermit>,
+    _shared: OwnedSemaphorePermit,
+}
+
 #[derive(Default)]
 struct Slot {
     conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
@@ -198,25 +209,93 @@ struct Slot {
 /// so that the server works on several queries of a scrape at once.
 type SlotKey = (String, u8);
 
+/// The connections every pool of an exporter may hold at once, together.
+pub struct ConnectionBudget {
+    max: usize,
+    permits: Arc<Semaphore>,
+    pools: Mutex<Vec<Weak<Pool>>>,
+}
+
+impl ConnectionBudget {
+    pub fn new(max: usize) -> Arc<Self> {
+        let max = max.max(1);
+        Arc::new(Self {
+            max,
+            permits: Arc::new(Semaphore::new(max)),
+            pools: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// Connections open right now, over every pool.
+    pub fn in_use(&self) -> usize {
+        self.max - self.permits.available_permits()
+    }
+
+    fn register(&self, pool: &Arc<Pool>) {
+        let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+        pools.retain(|w| w.strong_count() > 0);
+        pools.push(Arc::downgrade(pool));
+    }
+
+    /// Closes one idle connection of a pool other than `except`.
+    fn evict_elsewhere(&self, except: &Pool) -> bool {
+        let pools: Vec<Arc<Pool>> = self
+            .pools
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        pools
+            .iter()
+            .filter(|p| !std::ptr::eq(Arc::as_ptr(p), except))
+            .any(|p| p.evict_idle(None))
+    }
+}
+
 /// Connections to one server.
 pub struct Pool {
     target: Target,
     settings: PoolSettings,
+    /// This pool's own cap (`settings.max_connections`).
     permits: Arc<Semaphore>,
+    budget: Arc<ConnectionBudget>,
     slots: Mutex<HashMap<SlotKey, Arc<Slot>>>,
     clock: AtomicU64,
 }
 
 impl Pool {
+    /// A pool with a budget of its own, of `settings.max_connections`.
     pub fn new(target: Target, settings: PoolSettings) -> Arc<Self> {
+        let budget = ConnectionBudget::new(settings.max_connections);
+        Self::with_budget(target, settings, &budget)
+    }
+
+    /// A pool whose connections also count against `budget`.
+    pub fn with_budget(
+        target: Target,
+        settings: PoolSettings,
+        budget: &Arc<ConnectionBudget>,
+    ) -> Arc<Self> {
         let max = settings.max_connections.max(1);
-        Arc::new(Self {
+        let pool = Arc::new(Self {
             target,
             settings,
             permits: Arc::new(Semaphore::new(max)),
+            budget: Arc::clone(budget),
             slots: Mutex::new(HashMap::new()),
             clock: AtomicU64::new(0),
-        })
+        });
+        budget.register(&pool);
+        pool
+    }
+
+    pub fn budget(&self) -> &Arc<ConnectionBudget> {
+        &self.budget
     }
 
     pub fn target(&self) -> &Target {
@@ -287,41 +366,63 @@ impl Pool {
         }
     }
 
-    /// A permit for one more connection: a free one, else close the least
-    /// recently used idle connection to another database and take its permit
-    /// once its socket is closed. Connections other collectors are using
-    /// become idle as they move on, so this retries until the connect timeout.
-    async fn permit(&self, key: &SlotKey) -> Result<OwnedSemaphorePermit, PgError> {
+    /// Permits for one more connection, from this pool's cap and from the
+    /// shared budget: free ones, else close the least recently used idle
+    /// connection (of this pool to another database, or of another pool) and
+    /// take its permit once its socket is closed. Connections in use become
+    /// idle as their collectors move on, so this retries until the connect
+    /// timeout.
+    async fn permit(&self, key: &SlotKey) -> Result<Permits, PgError> {
         let started = tokio::time::Instant::now();
+        let mut own: Option<OwnedSemaphorePermit> = None;
         loop {
-            if let Ok(p) = Arc::clone(&self.permits).try_acquire_owned() {
-                return Ok(p);
+            if own.is_none() {
+                own = Arc::clone(&self.permits).try_acquire_owned().ok();
             }
-            self.evict_idle(key);
+            if own.is_some() {
+                if let Ok(shared) = Arc::clone(&self.budget.permits).try_acquire_owned() {
+                    return Ok(Permits {
+                        _own: own.take(),
+                        _shared: shared,
+                    });
+                }
+            }
+            if own.is_none() {
+                self.evict_idle(Some(key));
+            } else if !self.evict_idle(Some(key)) {
+                self.budget.evict_elsewhere(self);
+            }
             let left = self
                 .settings
                 .connect_timeout
                 .saturating_sub(started.elapsed());
             if left.is_zero() {
-                return Err(PgError::Exhausted(self.settings.max_connections));
+                return Err(PgError::Exhausted(
+                    self.settings.max_connections.min(self.budget.max),
+                ));
             }
             let wait = left.min(Duration::from_millis(25));
-            if let Ok(Ok(p)) =
-                tokio::time::timeout(wait, Arc::clone(&self.permits).acquire_owned()).await
-            {
-                return Ok(p);
+            if own.is_none() {
+                if let Ok(Ok(p)) =
+                    tokio::time::timeout(wait, Arc::clone(&self.permits).acquire_owned()).await
+                {
+                    own = Some(p);
+                }
+            } else {
+                tokio::time::sleep(wait).await;
             }
         }
     }
 
-    /// Closes the least recently used idle connection of another slot.
-    fn evict_idle(&self, key: &SlotKey) {
+    /// Closes the least recently used idle connection of a slot other than
+    /// `except`; whether one was closed.
+    fn evict_idle(&self, except: Option<&SlotKey>) -> bool {
         let mut candidates: Vec<(u64, Arc<Slot>)> = self
             .slots
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .filter(|(k, _)| *k != key)
+            .filter(|(k, _)| Some(*k) != except)
             .map(|(_, s)| (s.last_used.load(Ordering::Relaxed), Arc::clone(s)))
             .collect();
         candidates.sort_by_key(|(t, _)| *t);
@@ -329,13 +430,14 @@ impl Pool {
             if let Ok(mut held) = slot.conn.try_lock() {
                 if held.as_ref().is_some_and(|c| Arc::strong_count(c) == 1) {
                     *held = None;
-                    return;
+                    return true;
                 }
             }
         }
+        false
     }
 
-    async fn connect(&self, database: &str, permit: OwnedSemaphorePermit) -> Result<Conn, PgError> {
+    async fn connect(&self, database: &str, permit: Permits) -> Result<Conn, PgError> {
         let mut config = self.target.config.clone();
         config.dbname(database);
         config.connect_timeout(self.settings.connect_timeout);

@@ -34,6 +34,9 @@ pub struct ClientSettings {
     /// Bound of one reply (`--redis.max-reply-bytes`): a hostile or broken
     /// server fails the command instead of growing the exporter's memory.
     pub max_reply_bytes: usize,
+    /// Connections every client made from these settings may hold at once,
+    /// together (`--redis.max-connections`); `None`: no shared cap.
+    pub connection_cap: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl Default for ClientSettings {
@@ -44,6 +47,7 @@ impl Default for ClientSettings {
             client_name: Some("sidewatch-redis".to_owned()),
             ping: false,
             max_reply_bytes: resp::DEFAULT_MAX_REPLY_BYTES,
+            connection_cap: None,
         }
     }
 }
@@ -67,6 +71,8 @@ struct Conn {
     stream: BufReader<Box<dyn Stream>>,
     db: u32,
     max_reply_bytes: usize,
+    // Released when the connection is dropped (and its socket closed).
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// The connection to one target.
@@ -117,7 +123,7 @@ impl Client {
         if guard.is_none() {
             let conn = tokio::time::timeout_at(deadline, self.connect())
                 .await
-                .map_err(|_| ClientError::Timeout("connecting"))??;
+                .map_err(|_| self.connect_timed_out())??;
             *guard = Some(conn);
         }
         Ok(Session {
@@ -126,12 +132,34 @@ impl Client {
         })
     }
 
+    /// Why a connect did not finish in time: the shared cap was spent, or
+    /// the server did not answer.
+    fn connect_timed_out(&self) -> ClientError {
+        match &self.settings.connection_cap {
+            Some(cap) if cap.available_permits() == 0 => ClientError::Timeout(
+                "waiting for a free connection (all --redis.max-connections are in use)",
+            ),
+            _ => ClientError::Timeout("connecting"),
+        }
+    }
+
     /// Closes the connection; the next session reconnects.
     pub async fn close(&self) {
         *self.conn.lock().await = None;
     }
 
     async fn connect(&self) -> Result<Conn, ClientError> {
+        // Waits for a free connection under the caller's deadline; the
+        // caller's timeout turns a long wait into an error.
+        let permit = match &self.settings.connection_cap {
+            Some(cap) => Some(
+                Arc::clone(cap)
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| ClientError::Timeout("waiting for a free connection"))?,
+            ),
+            None => None,
+        };
         let started = Instant::now();
         let addr = self.target.display();
         let fail = |reason: String| ClientError::Connect {
@@ -171,6 +199,7 @@ impl Client {
             stream: BufReader::with_capacity(16 * 1024, stream),
             db: 0,
             max_reply_bytes: self.settings.max_reply_bytes,
+            _permit: permit,
         };
         if let Some(password) = &self.target.password {
             let reply = match &self.target.user {
@@ -254,7 +283,7 @@ impl Session<'_> {
             Some(c) => c,
             None => tokio::time::timeout_at(deadline, self.client.connect())
                 .await
-                .map_err(|_| ClientError::Timeout("connecting"))??,
+                .map_err(|_| self.client.connect_timed_out())??,
         };
         match tokio::time::timeout_at(deadline, round_trip(&mut conn, cmds)).await {
             Ok(Ok(replies)) => {

@@ -9,6 +9,7 @@ use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use serde::Deserialize;
 use sidewatch_common::cli::{self, LogArgs, ScrapeArgs, StartError, WebArgs};
 use sidewatch_common::http::HttpOptions;
+use sidewatch_common::probe::{ProbeArgs, TargetPolicy};
 
 use crate::collectors::stat_statements::StatStatementsOptions;
 use crate::collectors::{DatabaseSelection, SPECS};
@@ -32,6 +33,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub log: LogArgs,
+
+    #[command(flatten)]
+    pub probe: ProbeArgs,
 
     /// File of custom queries in postgres_exporter's queries.yaml format.
     #[arg(
@@ -200,6 +204,8 @@ pub struct PgConfig {
     pub pool: PoolSettings,
     pub stat_statements: StatStatementsOptions,
     pub auth_modules: HashMap<String, AuthModule>,
+    /// Which hosts `/probe` may reach.
+    pub probe_policy: TargetPolicy,
     pub http: HttpOptions,
 }
 
@@ -293,6 +299,7 @@ impl PgConfig {
                 "--pg.connect-timeout and --pg.statement-timeout must be positive".to_owned(),
             ));
         }
+        let probe_policy = TargetPolicy::from_args(&cli.probe).map_err(StartError::Config)?;
         let mut http = cli::http_options(&cli.web, &cli.scrape)?;
         http.extra_links = vec![("/probe?target=".to_owned(), "Probe a target".to_owned())];
         Ok(Self {
@@ -318,6 +325,7 @@ impl PgConfig {
             custom_queries,
             constant_labels,
             auth_modules,
+            probe_policy,
             http,
             cli,
         })

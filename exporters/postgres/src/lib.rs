@@ -52,8 +52,10 @@ use crate::collectors::vector::VectorCollector;
 use crate::collectors::{DatabaseSelection, PgContext, QueryCollector, StaticCollector};
 use crate::config::{AuthModule, PgConfig};
 use crate::dsn::Target;
-use crate::pool::{Pool, PoolSettings};
+use crate::pool::{ConnectionBudget, Pool, PoolSettings};
 use crate::queries::QuerySpec;
+use sidewatch_common::probe::{ProbeEndpoint, TargetPolicy};
+use tokio_postgres::config::Host;
 
 pub const INFO: ExporterInfo = ExporterInfo {
     namespace: "pg",
@@ -151,16 +153,17 @@ impl PgConfig {
     }
 }
 
-/// One target's engine and its pool.
+/// One target's engine and its pool, whose connections count against `budget`.
 pub fn build_engine_for(
     target: Target,
     pool_settings: PoolSettings,
+    budget: &Arc<ConnectionBudget>,
     scrape: ScrapeSettings,
     constant_labels: &[(String, String)],
     databases: DatabaseSelection,
     plan: &CollectorPlan,
 ) -> (Arc<ScrapeEngine>, Arc<Pool>) {
-    let pool = Pool::new(target, pool_settings);
+    let pool = Pool::with_budget(target, pool_settings, budget);
     let ctx = PgContext::new(Arc::clone(&pool), constant_labels, databases);
     let engine = ScrapeEngine::new(
         INFO,
@@ -172,11 +175,15 @@ pub fn build_engine_for(
 }
 
 /// `/probe?target=...&auth_module=...`: scrapes another server with the same
-/// collectors, over one connection that is closed afterwards.
+/// collectors, over one connection that is closed afterwards. Its connection
+/// counts against the main target's `--pg.max-connections` budget, and its
+/// hosts must pass `--web.probe.allowed-targets`.
 pub struct PgProbeHandler {
     pub plan: CollectorPlan,
     pub auth_modules: HashMap<String, AuthModule>,
     pub pool: PoolSettings,
+    pub budget: Arc<ConnectionBudget>,
+    pub policy: TargetPolicy,
     pub scrape: ScrapeSettings,
     pub constant_labels: Vec<(String, String)>,
 }
@@ -214,8 +221,35 @@ impl PgProbeHandler {
             Some(up) => (Some(up.username.clone()), Some(up.password.clone())),
             None => (None, None),
         };
-        dsn::parse("target", &uri, user, pass).map_err(|e| bad(e.to_string()))
+        let target = dsn::parse("target", &uri, user, pass).map_err(|e| bad(e.to_string()))?;
+        allowed(&self.policy, &target.config).map_err(|m| (StatusCode::FORBIDDEN, m))?;
+        Ok(target)
     }
+}
+
+/// Every host, host address and port a connection config may use must pass
+/// the policy: libpq-style configs can list several, and `hostaddr` would
+/// otherwise reach an address other than the host named.
+fn allowed(policy: &TargetPolicy, config: &tokio_postgres::Config) -> Result<(), String> {
+    let ports: Vec<u16> = match config.get_ports() {
+        [] => vec![5432],
+        p => p.to_vec(),
+    };
+    for host in config.get_hosts() {
+        for &port in &ports {
+            match host {
+                Host::Tcp(h) => policy.check(ProbeEndpoint::Tcp { host: h, port })?,
+                Host::Unix(path) => policy.check(ProbeEndpoint::Unix { path })?,
+            }
+        }
+    }
+    for addr in config.get_hostaddrs() {
+        let text = addr.to_string();
+        for &port in &ports {
+            policy.check(ProbeEndpoint::Tcp { host: &text, port })?;
+        }
+    }
+    Ok(())
 }
 
 impl ProbeHandler for PgProbeHandler {
@@ -232,11 +266,13 @@ impl ProbeHandler for PgProbeHandler {
         let scrape = self.scrape.clone();
         let labels = self.constant_labels.clone();
         let plan = self.plan.clone();
+        let budget = Arc::clone(&self.budget);
         Box::pin(async move {
             let target = target?;
             let (engine, _pool) = build_engine_for(
                 target,
                 pool_settings,
+                &budget,
                 scrape,
                 &labels,
                 DatabaseSelection::default(),
@@ -253,10 +289,13 @@ pub type Watched = (Arc<ScrapeEngine>, Arc<Pool>);
 /// The main engine (when a data source is set) and the /probe route.
 pub fn build(config: &PgConfig) -> (Option<Watched>, ProbeRoute) {
     let plan = config.plan();
+    // One budget for the main target and every /probe.
+    let budget = ConnectionBudget::new(config.pool.max_connections);
     let main = config.target.clone().map(|target| {
         build_engine_for(
             target,
             config.pool.clone(),
+            &budget,
             config.cli.scrape.settings(),
             &config.constant_labels,
             config.databases.clone(),
@@ -267,6 +306,8 @@ pub fn build(config: &PgConfig) -> (Option<Watched>, ProbeRoute) {
         plan,
         auth_modules: config.auth_modules.clone(),
         pool: config.pool.clone(),
+        budget,
+        policy: config.probe_policy.clone(),
         scrape: config.cli.scrape.settings(),
         constant_labels: config.constant_labels.clone(),
     }));

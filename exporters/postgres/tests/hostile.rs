@@ -53,3 +53,108 @@ fn probes_with_custom_queries_do_not_grow_memory() {
         "RSS grew from {warm} to {after} bytes over 600 probes"
     );
 }
+
+/// Probes `target` from `callers` threads at once, with a short scrape
+/// timeout; the bodies (or error status lines).
+fn probe_wave(e: &Exporter, target: &str, callers: usize) -> Vec<Result<String, String>> {
+    let url = e.url("/probe");
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..callers)
+            .map(|_| {
+                s.spawn(|| {
+                    sidewatch_testkit::http_get_query_header(
+                        &url,
+                        &[("target", target)],
+                        ("X-Prometheus-Scrape-Timeout-Seconds", "2"),
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("caller"))
+            .collect()
+    })
+}
+
+/// `/probe` connections count against `--pg.max-connections` together with
+/// the main target's: 16 callers probing a hung server never hold more than
+/// the cap, the main target's idle connections give way to them, and the main
+/// target is scraped again afterwards.
+#[test]
+fn probes_share_the_connection_cap_with_the_main_target() {
+    let pg = postgres();
+    let e = exporter(&pg, "postgres", &["--pg.max-connections=2"]);
+    let x = scrape(&e);
+    assert_eq!(x.value("pg_up", &[]), Some(1.0));
+    assert!(exporter_connections(&pg) >= 1);
+    let hung = sidewatch_testkit::Blackhole::start();
+    let target = format!("postgresql://app@{}/postgres?sslmode=disable", hung.addr());
+    let (bodies, most) = hung.max_open_during(|| probe_wave(&e, &target, 16));
+    assert!(
+        most <= 2,
+        "{most} probe connections open at once with a cap of 2"
+    );
+    assert!(most >= 1, "no probe reached the hung server");
+    for body in &bodies {
+        let body = body.as_ref().expect("a probe answers 200");
+        assert!(body.contains("pg_up 0"), "{body}");
+    }
+    // Main and probes together: never more than the cap on the real server.
+    let x = scrape(&e);
+    assert_eq!(x.value("pg_up", &[]), Some(1.0), "{}", e.log());
+    assert!(exporter_connections(&pg) <= 2);
+}
+
+/// `--web.probe.allowed-targets`: a host not listed, a `hostaddr` that points
+/// elsewhere and a Unix socket are refused with 403 before any connection; a
+/// listed host and a listed socket directory are probed.
+#[test]
+fn probe_targets_are_held_to_the_allow_list() {
+    let pg = postgres();
+    let socket_dir = pg.socket_dir().display().to_string();
+    let port = pg.port;
+    let open = Exporter::start_unchecked(bin(), &[]);
+    assert!(open.wait_listening());
+    // Without a list: any TCP host, no Unix socket.
+    let tcp = format!("postgresql://postgres@127.0.0.1:{port}/postgres?sslmode=disable");
+    let body = http_get_query(&open.url("/probe"), &[("target", &tcp)]).expect("tcp probe");
+    assert!(body.contains("pg_up 1"), "{body}");
+    let socket = format!("host={socket_dir} port={port} user=postgres dbname=postgres");
+    let refused = http_get_query(&open.url("/probe"), &[("target", &socket)]);
+    assert!(
+        refused.as_ref().is_err_and(|s| s.contains("403")),
+        "{refused:?}"
+    );
+
+    let listed = format!("--web.probe.allowed-targets=127.0.0.1:{port},{socket_dir}");
+    let strict = Exporter::start_unchecked(bin(), &[&listed]);
+    assert!(strict.wait_listening());
+    let url = strict.url("/probe");
+    let body = http_get_query(&url, &[("target", &tcp)]).expect("listed host");
+    assert!(body.contains("pg_up 1"), "{body}");
+    let body = http_get_query(&url, &[("target", &socket)]).expect("listed socket");
+    assert!(body.contains("pg_up 1"), "{body}");
+    let before = exporter_connections(&pg);
+    for target in [
+        format!("postgresql://postgres@localhost:{port}/postgres?sslmode=disable"),
+        format!("postgresql://postgres@127.0.0.1:{}/postgres", port + 1),
+        format!("host=127.0.0.1 hostaddr=127.0.0.2 port={port} user=postgres"),
+        format!("host=/tmp port={port} user=postgres"),
+    ] {
+        let r = http_get_query(&url, &[("target", &target)]);
+        assert!(
+            r.as_ref().is_err_and(|s| s.contains("403")),
+            "{target}: {r:?}"
+        );
+    }
+    assert!(exporter_connections(&pg) <= before);
+    // A malformed list is a start-up error.
+    let out = std::process::Command::new(bin())
+        .args(["--web.probe.allowed-targets=db:notaport", "--config.check"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--web.probe.allowed-targets"), "{err}");
+}

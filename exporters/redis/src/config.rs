@@ -11,6 +11,7 @@ use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use sidewatch_common::cli::{self, LogArgs, ScrapeArgs, StartError, WebArgs};
 use sidewatch_common::http::HttpOptions;
 use sidewatch_common::logging::{LogFormat, LogLevel};
+use sidewatch_common::probe::{ProbeArgs, TargetPolicy};
 use sidewatch_common::tls::TlsClientOptions;
 use sidewatch_common::webconfig::WebConfig;
 
@@ -34,6 +35,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub log: LogArgs,
+
+    #[command(flatten)]
+    pub probe: ProbeArgs,
 
     /// Address of the Redis server: redis://[user:password@]host:port[/db],
     /// rediss:// for TLS, unix:///path/to.sock, or host:port. Empty: only
@@ -170,6 +174,14 @@ pub struct Cli {
           default_value_t = 64 << 20, value_parser = clap::value_parser!(u64).range(1024..),
           value_name = "BYTES")]
     pub max_reply_bytes: u64,
+
+    /// Most connections open at once: the --redis.addr target's one and every
+    /// /scrape request's together. A /scrape that finds none free waits for
+    /// one until its scrape deadline.
+    #[arg(long = "redis.max-connections", env = "SIDEWATCH_REDIS_MAX_CONNECTIONS",
+          default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..),
+          value_name = "N")]
+    pub max_connections: u16,
 
     /// Client certificate for servers that require TLS client authentication.
     #[arg(
@@ -361,6 +373,8 @@ pub struct RedisConfig {
     pub password_map: HashMap<String, Secret>,
     pub checks: Checks,
     pub client: crate::client::ClientSettings,
+    /// Which targets `/scrape` may reach.
+    pub probe_policy: TargetPolicy,
     pub http: HttpOptions,
     pub log_level: LogLevel,
     pub log_format: LogFormat,
@@ -454,7 +468,11 @@ impl RedisConfig {
             client_name: cli.set_client_name.then(|| "sidewatch-redis".to_owned()),
             ping: cli.ping_on_connect,
             max_reply_bytes: usize::try_from(cli.max_reply_bytes).unwrap_or(usize::MAX),
+            connection_cap: Some(std::sync::Arc::new(tokio::sync::Semaphore::new(
+                usize::from(cli.max_connections),
+            ))),
         };
+        let probe_policy = TargetPolicy::from_args(&cli.probe).map_err(StartError::Config)?;
         let mut http = cli::http_options(&cli.web, &cli.scrape)?;
         if let Some(web) = web_tls_from_flags(&cli)? {
             if http.web_config.is_some() {
@@ -482,6 +500,7 @@ impl RedisConfig {
             password_map,
             checks,
             client,
+            probe_policy,
             http,
             log_level,
             log_format,

@@ -43,6 +43,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use sidewatch_common::http::{ProbeHandler, ProbeRoute, StatusCode};
+use sidewatch_common::probe::{ProbeEndpoint, TargetPolicy};
 use sidewatch_common::{
     Collector, ExporterInfo, PeerSelfMetrics, ScrapeEngine, ScrapeSettings, Snapshot, TargetProbe,
 };
@@ -52,7 +53,7 @@ use crate::collectors::info::{InfoCollector, InfoOptions};
 use crate::collectors::keys::{KeysCollector, Truncations};
 use crate::collectors::streams::StreamsCollector;
 use crate::config::{lookup_password, Checks, RedisConfig};
-use crate::target::{Secret, Target};
+use crate::target::{Endpoint, Secret, Target};
 
 /// The exporter's identity under `namespace`.
 pub fn info(namespace: &'static str) -> ExporterInfo {
@@ -157,6 +158,7 @@ pub struct ScrapeHandler {
     pub scrape: ScrapeSettings,
     pub password_map: HashMap<String, Secret>,
     pub user: Option<String>,
+    pub policy: TargetPolicy,
 }
 
 impl ScrapeHandler {
@@ -172,6 +174,15 @@ impl ScrapeHandler {
                 )
             })?;
         let mut t = Target::parse(raw).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
+        let endpoint = match &t.endpoint {
+            Endpoint::Tcp { host, port, .. } => ProbeEndpoint::Tcp { host, port: *port },
+            Endpoint::Unix { path } => ProbeEndpoint::Unix {
+                path: std::path::Path::new(path),
+            },
+        };
+        self.policy
+            .check(endpoint)
+            .map_err(|m| (StatusCode::FORBIDDEN, m))?;
         if t.password.is_none() {
             t.password = lookup_password(&self.password_map, raw, &t);
         }
@@ -228,6 +239,7 @@ pub fn build(config: &RedisConfig) -> (Option<Watched>, ProbeRoute) {
         scrape,
         password_map: config.password_map.clone(),
         user: config.cli.user.clone(),
+        policy: config.probe_policy.clone(),
     }));
     (main, route)
 }
