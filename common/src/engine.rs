@@ -61,6 +61,20 @@ pub fn scrape_deadline() -> Option<tokio::time::Instant> {
     SCRAPE_DEADLINE.try_with(|d| *d).ok()
 }
 
+/// Runs `fut` with a scrape deadline of `deadline`, or the current scrape's
+/// when that is sooner: a collector gives part of its scrape a budget of its
+/// own, and the clients inside it stop there.
+pub async fn with_deadline<F: std::future::Future>(
+    deadline: tokio::time::Instant,
+    fut: F,
+) -> F::Output {
+    let at = match scrape_deadline() {
+        Some(d) if d < deadline => d,
+        _ => deadline,
+    };
+    SCRAPE_DEADLINE.scope(at, fut).await
+}
+
 /// Time left until [`scrape_deadline`], or `fallback` outside a scrape.
 pub fn time_left(fallback: Duration) -> Duration {
     scrape_deadline()

@@ -41,6 +41,8 @@ pub struct QueueCollector {
     pub queues: Vec<QueueSpec>,
     /// Budget of a pattern's SCAN walk per scrape.
     pub discovery: KeyBudget,
+    /// Most queues one pattern is read as per scrape (`--discover.max-queues`).
+    pub max_pattern_queues: usize,
     /// Server-side timeout of SQL queries (never past the scrape deadline).
     pub statement_timeout: Duration,
 }
@@ -117,127 +119,214 @@ impl QueueCollector {
         }
     }
 
+    /// Whether `q` is a pattern whose matches are found at each scrape.
+    fn is_pattern(&self, q: &QueueSpec) -> bool {
+        matches!(
+            (&q.source, &self.backends[q.backend].1),
+            (QueueSource::Redis(rq), Backend::Redis(_)) if discover::is_pattern(rq)
+        )
+    }
+
+    /// A pattern's queues, found and read under what `with_deadline` gave it.
+    async fn read_pattern(&self, q: &QueueSpec, now: f64) -> PatternOutcome {
+        let (QueueSource::Redis(rq), Backend::Redis(client)) =
+            (&q.source, &self.backends[q.backend].1)
+        else {
+            return PatternOutcome::Failed("not a Redis pattern".into());
+        };
+        let (mut found, walked) = match discover::expand(client, rq, &self.discovery).await {
+            Ok(f) => f,
+            Err(e) => return PatternOutcome::Failed(e.to_string()),
+        };
+        let cut = found.len() > self.max_pattern_queues;
+        found.truncate(self.max_pattern_queues);
+        let queues: Vec<QueueSpec> = found
+            .into_iter()
+            .map(|f| QueueSpec {
+                name: if f.queue.is_empty() {
+                    f.key.clone()
+                } else {
+                    f.queue.clone()
+                },
+                backend: q.backend,
+                source: QueueSource::Redis(f),
+            })
+            .collect();
+        let reads = futures::future::join_all(queues.iter().map(|m| self.read(m, now))).await;
+        PatternOutcome::Read {
+            truncated: cut || !walked,
+            reads: queues.into_iter().zip(reads).collect(),
+        }
+    }
+
     async fn run(&self) -> CollectResult {
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or_default();
         let ups = futures::future::join_all(self.backends.iter().map(|(_, b)| self.up(b))).await;
-        // Patterns become the queues they match now (discovery failures are
-        // that pattern's read failure).
-        let mut queues: Vec<QueueSpec> = Vec::new();
-        let mut failed: Vec<(String, String)> = Vec::new();
-        for q in &self.queues {
-            match (&q.source, &self.backends[q.backend].1) {
-                (QueueSource::Redis(rq), Backend::Redis(client))
-                    if ups[q.backend] && discover::is_pattern(rq) =>
-                {
-                    match discover::expand(client, rq, &self.discovery).await {
-                        Ok((found, done)) => {
-                            if !done {
-                                tracing::warn!(queue = %q.name, max_keys = self.discovery.max_keys, "queue discovery stopped at its key or time budget");
-                            }
-                            for f in found {
-                                let name = if f.queue.is_empty() {
-                                    f.key.clone()
-                                } else {
-                                    f.queue.clone()
-                                };
-                                queues.push(QueueSpec {
-                                    name,
-                                    backend: q.backend,
-                                    source: QueueSource::Redis(f),
-                                });
-                            }
-                        }
-                        Err(e) => failed.push((q.name.clone(), e.to_string())),
+        let mut out = Output::new();
+        for ((name, _), is_up) in self.backends.iter().zip(&ups) {
+            out.up
+                .add(&[("backend", name)], if *is_up { 1.0 } else { 0.0 });
+        }
+        // Queues named one by one are read first, all at once: a pattern that
+        // matches very many keys cannot take their connection time.
+        let (patterns, named): (Vec<&QueueSpec>, Vec<&QueueSpec>) =
+            self.queues.iter().partition(|q| self.is_pattern(q));
+        let named: Vec<&QueueSpec> = named.into_iter().filter(|q| ups[q.backend]).collect();
+        let reads = futures::future::join_all(named.iter().map(|q| self.read(q, now))).await;
+        for (q, read) in named.iter().zip(reads) {
+            if let Err(e) = &read {
+                tracing::warn!(queue = %q.name, error = %e, "cannot read the queue");
+            }
+            out.record(&q.name, read);
+        }
+        // Then each pattern in turn, with an equal share of the time left.
+        let patterns: Vec<&QueueSpec> = patterns.into_iter().filter(|q| ups[q.backend]).collect();
+        for (i, q) in patterns.iter().enumerate() {
+            let left = sidewatch_common::time_left(Duration::from_secs(10));
+            let share = left / u32::try_from(patterns.len() - i).unwrap_or(u32::MAX);
+            let until = tokio::time::Instant::now() + share;
+            // The clients stop at `until`; the outer bound only guards that.
+            let outcome = tokio::time::timeout_at(
+                until + Duration::from_millis(100),
+                sidewatch_common::with_deadline(until, self.read_pattern(q, now)),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                PatternOutcome::Failed("ran out of its share of the scrape".into())
+            });
+            match outcome {
+                PatternOutcome::Failed(e) => {
+                    tracing::warn!(queue = %q.name, error = %e, "cannot discover the queues of a pattern");
+                    out.success.add(&[("queue", &q.name)], 0.0);
+                }
+                PatternOutcome::Read { truncated, reads } => {
+                    let l = [("queue", q.name.as_str())];
+                    out.matched.add(&l, reads.len() as f64);
+                    out.truncated.add(&l, if truncated { 1.0 } else { 0.0 });
+                    if truncated {
+                        tracing::warn!(queue = %q.name, read = reads.len(), max_keys = self.discovery.max_keys, max_queues = self.max_pattern_queues, "pattern stopped at its key, queue or time budget");
+                    }
+                    // One line for the pattern, however many of its queues failed.
+                    let failed: Vec<&String> =
+                        reads.iter().filter_map(|(_, r)| r.as_ref().err()).collect();
+                    if let Some(first) = failed.first() {
+                        tracing::warn!(queue = %q.name, failed = failed.len(), of = reads.len(), error = %first, "cannot read some queues of a pattern");
+                    }
+                    for (m, read) in reads {
+                        out.record(&m.name, read);
                     }
                 }
-                (QueueSource::Redis(rq), _) => queues.push(QueueSpec {
-                    name: q.name.clone(),
-                    backend: q.backend,
-                    source: QueueSource::Redis(rq.clone()),
-                }),
-                (QueueSource::Postgres { query }, _) => queues.push(QueueSpec {
-                    name: q.name.clone(),
-                    backend: q.backend,
-                    source: QueueSource::Postgres {
-                        query: query.clone(),
-                    },
-                }),
             }
         }
-        let ups_ref = &ups;
-        let reads = futures::future::join_all(queues.iter().map(|q| async move {
-            if ups_ref[q.backend] {
-                Some(self.read(q, now).await)
-            } else {
-                None
-            }
-        }))
-        .await;
+        Ok(out.families())
+    }
+}
+
+/// What a pattern gave at one scrape.
+enum PatternOutcome {
+    Failed(String),
+    Read {
+        /// The key walk or the match list stopped at its budget.
+        truncated: bool,
+        reads: Vec<(QueueSpec, Result<Rows, String>)>,
+    },
+}
+
+/// The families of one scrape, filled queue by queue.
+struct Output {
+    up: Family,
+    depth: Family,
+    oldest: Family,
+    lag: Family,
+    pending: Family,
+    pending_age: Family,
+    success: Family,
+    matched: Family,
+    truncated: Family,
+}
+
+impl Output {
+    fn new() -> Self {
         let g = |n: &str, h: &str| Family::gauge(format!("sidewatch_queue_{n}"), h);
-        let mut up = g("up", "1 when the backend answers.");
-        let mut depth = g("depth", "Jobs in the queue, by state.");
-        let mut oldest = g(
-            "oldest_age_seconds",
-            "Age of the oldest job in that state, where the layout records enqueue time.",
-        );
-        let mut lag = g(
-            "consumer_lag",
-            "Stream entries not yet delivered to the consumer group.",
-        );
-        let mut pending = g(
-            "consumer_pending",
-            "Entries delivered to the group and not acknowledged.",
-        );
-        let mut pending_age = g(
-            "consumer_oldest_pending_age_seconds",
-            "Age of the oldest entry delivered to the group and not acknowledged.",
-        );
-        let mut success = g(
-            "read_success",
-            "1 when the queue could be read at this scrape.",
-        );
-        for ((name, _), is_up) in self.backends.iter().zip(&ups) {
-            up.add(&[("backend", name)], if *is_up { 1.0 } else { 0.0 });
+        Self {
+            up: g("up", "1 when the backend answers."),
+            depth: g("depth", "Jobs in the queue, by state."),
+            oldest: g(
+                "oldest_age_seconds",
+                "Age of the oldest job in that state, where the layout records enqueue time.",
+            ),
+            lag: g(
+                "consumer_lag",
+                "Stream entries not yet delivered to the consumer group.",
+            ),
+            pending: g(
+                "consumer_pending",
+                "Entries delivered to the group and not acknowledged.",
+            ),
+            pending_age: g(
+                "consumer_oldest_pending_age_seconds",
+                "Age of the oldest entry delivered to the group and not acknowledged.",
+            ),
+            success: g(
+                "read_success",
+                "1 when the queue could be read at this scrape.",
+            ),
+            matched: g(
+                "pattern_queues",
+                "Queues a pattern matched and read at this scrape (at most --discover.max-queues).",
+            ),
+            truncated: g(
+                "pattern_truncated",
+                "1 when a pattern's key walk or match list stopped at its budget at this scrape.",
+            ),
         }
-        for (name, e) in &failed {
-            tracing::warn!(queue = %name, error = %e, "cannot discover the queues of a pattern");
-            success.add(&[("queue", name)], 0.0);
-        }
-        for (q, read) in queues.iter().zip(reads) {
-            let Some(read) = read else { continue };
-            let (rows, reading) = match read {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::warn!(queue = %q.name, error = %e, "cannot read the queue");
-                    success.add(&[("queue", &q.name)], 0.0);
-                    continue;
-                }
-            };
-            success.add(&[("queue", &q.name)], 1.0);
-            for (state, d, age) in rows {
-                let l = [("queue", q.name.as_str()), ("state", state.as_str())];
-                if !d.is_nan() {
-                    depth.add(&l, d);
-                }
-                if let Some(a) = age {
-                    oldest.add(&l, a);
-                }
+    }
+
+    fn record(&mut self, name: &str, read: Result<Rows, String>) {
+        let (rows, reading) = match read {
+            Ok(r) => r,
+            Err(_) => {
+                self.success.add(&[("queue", name)], 0.0);
+                return;
             }
-            for grp in reading.groups {
-                let l = [("queue", q.name.as_str()), ("group", grp.group.as_str())];
-                if let Some(v) = grp.lag {
-                    lag.add(&l, v);
-                }
-                pending.add(&l, grp.pending);
-                if let Some(a) = grp.oldest_pending_age {
-                    pending_age.add(&l, a);
-                }
+        };
+        self.success.add(&[("queue", name)], 1.0);
+        for (state, d, age) in rows {
+            let l = [("queue", name), ("state", state.as_str())];
+            if !d.is_nan() {
+                self.depth.add(&l, d);
+            }
+            if let Some(a) = age {
+                self.oldest.add(&l, a);
             }
         }
-        Ok(vec![up, success, depth, oldest, lag, pending, pending_age])
+        for grp in reading.groups {
+            let l = [("queue", name), ("group", grp.group.as_str())];
+            if let Some(v) = grp.lag {
+                self.lag.add(&l, v);
+            }
+            self.pending.add(&l, grp.pending);
+            if let Some(a) = grp.oldest_pending_age {
+                self.pending_age.add(&l, a);
+            }
+        }
+    }
+
+    fn families(self) -> Vec<Family> {
+        vec![
+            self.up,
+            self.success,
+            self.depth,
+            self.oldest,
+            self.lag,
+            self.pending,
+            self.pending_age,
+            self.matched,
+            self.truncated,
+        ]
     }
 }
 

@@ -52,6 +52,11 @@ struct Cli {
     #[arg(long = "discover.max-keys", env = "SIDEWATCH_QUEUE_DISCOVER_MAX_KEYS", default_value_t = 100_000,
           value_parser = clap::value_parser!(u64).range(1..), value_name = "N")]
     discover_max_keys: u64,
+    /// Most queues one pattern is read as per scrape; the rest are left out
+    /// and the pattern reports sidewatch_queue_pattern_truncated 1.
+    #[arg(long = "discover.max-queues", env = "SIDEWATCH_QUEUE_DISCOVER_MAX_QUEUES", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..), value_name = "N")]
+    discover_max_queues: u64,
 }
 
 fn main() {
@@ -104,6 +109,7 @@ fn main() {
             backends,
             queues,
             statement_timeout: cli.statement_timeout,
+            max_pattern_queues: usize::try_from(cli.discover_max_queues).unwrap_or(usize::MAX),
             discovery: sidewatch_redis_client::scan::KeyBudget {
                 max_keys: usize::try_from(cli.discover_max_keys).unwrap_or(usize::MAX),
                 ..Default::default()

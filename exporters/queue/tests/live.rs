@@ -148,3 +148,80 @@ fn bad_config_is_one_line_and_exit_2() {
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+/// A pattern matching 60,000 lists next to three sorted-set queues: the
+/// named queues are read first and keep their exact depths, the pattern is
+/// read as at most --discover.max-queues queues and says it was cut, and the
+/// scrape logs one line for the pattern, not one per queue.
+#[test]
+fn a_large_pattern_cannot_starve_named_queues() {
+    let r = Redis::start();
+    let reply = r.query(&[
+        "EVAL",
+        "for i = 1, 60000 do redis.call('RPUSH', 'jobs:' .. i, 'x') end return 1",
+        "0",
+    ]);
+    assert!(reply.text().contains('1'), "{reply:?}");
+    for (key, n) in [("delayed:a", 3), ("delayed:b", 5), ("delayed:c", 7)] {
+        let mut cmd = vec!["ZADD".to_owned(), key.to_owned()];
+        for i in 0..n {
+            cmd.push(i.to_string());
+            cmd.push(format!("job{i}"));
+        }
+        r.pipeline([cmd]);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("queues.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "backends:\n  - name: main\n    redis: {}\nqueues:\n  - {{ name: many, backend: main, kind: redis_list, key: \"jobs:*\" }}\n  - {{ name: a, backend: main, kind: redis_zset, key: \"delayed:a\" }}\n  - {{ name: b, backend: main, kind: redis_zset, key: \"delayed:b\" }}\n  - {{ name: c, backend: main, kind: redis_zset, key: \"delayed:c\" }}\n",
+            r.url()
+        ),
+    )
+    .expect("config");
+    let file = format!("--config.file={}", cfg.display());
+    let e = Exporter::start_unchecked(Path::new(BIN), &[&file, "--discover.max-queues=500"]);
+    assert!(e.wait_listening(), "{}", e.log());
+    for _ in 0..2 {
+        let text = sidewatch_testkit::http_get_header(
+            &e.url("/metrics"),
+            ("X-Prometheus-Scrape-Timeout-Seconds", "3"),
+        )
+        .unwrap_or_else(|err| panic!("{err}\n{}", e.log()));
+        let x = Exposition::parse(&text);
+        for (queue, n) in [("a", 3.0), ("b", 5.0), ("c", 7.0)] {
+            assert_eq!(
+                x.value(
+                    "sidewatch_queue_depth",
+                    &[("queue", queue), ("state", "scheduled")]
+                ),
+                Some(n),
+                "{queue}\n{}",
+                e.log()
+            );
+        }
+        let matched = x
+            .value("sidewatch_queue_pattern_queues", &[("queue", "many")])
+            .expect("pattern_queues");
+        assert!(matched <= 500.0, "{matched}");
+        assert_eq!(
+            x.value("sidewatch_queue_pattern_truncated", &[("queue", "many")]),
+            Some(1.0)
+        );
+        // Every queue the pattern read has its one job.
+        let read: Vec<_> = x
+            .samples("sidewatch_queue_depth")
+            .into_iter()
+            .filter(|(l, _)| l["queue"].starts_with("jobs:"))
+            .collect();
+        assert!(read.len() <= 500);
+        assert!(read.iter().all(|(_, v)| *v == 1.0));
+    }
+    let lines = e.log().lines().count();
+    assert!(
+        lines < 20,
+        "{lines} log lines for two scrapes:\n{}",
+        e.log()
+    );
+}
