@@ -52,6 +52,28 @@ impl ScrapeSettings {
 
 tokio::task_local! {
     static SCRAPE_DEADLINE: tokio::time::Instant;
+    static COLLECTOR_RUN: CollectorRun;
+}
+
+/// What the engine tells one collector run, and what it hears back.
+#[derive(Clone)]
+struct CollectorRun {
+    series_limit: usize,
+    dropped: Arc<AtomicU64>,
+}
+
+/// The per-collector series limit of the scrape running the current
+/// collector (`--scrape.series-limit`); `None` outside a scrape. A collector
+/// that reads rows can stop keeping them past it.
+pub fn series_limit() -> Option<usize> {
+    COLLECTOR_RUN.try_with(|r| r.series_limit).ok()
+}
+
+/// Counts series the current collector dropped itself (a custom query's
+/// `max_series`, rows past the series limit); they show in
+/// `<ns>_scrape_collector_dropped_series_total` with the engine's own cuts.
+pub fn report_dropped_series(n: u64) {
+    let _ = COLLECTOR_RUN.try_with(|r| r.dropped.fetch_add(n, Ordering::Relaxed));
 }
 
 /// When the scrape that runs the current collector must be answered; `None`
@@ -136,6 +158,8 @@ struct CollectorOutcome {
     families: Vec<Family>,
     success: bool,
     duration: Duration,
+    /// Series the collector reported dropping itself.
+    dropped: u64,
 }
 
 impl ScrapeEngine {
@@ -238,6 +262,7 @@ impl ScrapeEngine {
                 families: Vec::new(),
                 success: false,
                 duration: deadline,
+                dropped: 0,
             })
             .collect();
         self.assemble(outcomes, self.probe.as_ref().map(|_| false), deadline)
@@ -253,9 +278,15 @@ impl ScrapeEngine {
             async move {
                 let name = collector.name();
                 let started = Instant::now();
-                let task = tokio::spawn(
-                    SCRAPE_DEADLINE.scope(deadline_at, async move { collector.collect().await }),
-                );
+                let run = CollectorRun {
+                    series_limit: self.settings.series_limit,
+                    dropped: Arc::new(AtomicU64::new(0)),
+                };
+                let reported = Arc::clone(&run.dropped);
+                let task = tokio::spawn(SCRAPE_DEADLINE.scope(
+                    deadline_at,
+                    COLLECTOR_RUN.scope(run, async move { collector.collect().await }),
+                ));
                 let abort = task.abort_handle();
                 let (families, success) = match tokio::time::timeout_at(deadline_at, task).await {
                     Ok(Ok(Ok(families))) => (families, true),
@@ -282,6 +313,7 @@ impl ScrapeEngine {
                     families,
                     success,
                     duration: started.elapsed(),
+                    dropped: reported.load(Ordering::Relaxed),
                 }
             }
         });
@@ -355,6 +387,8 @@ impl ScrapeEngine {
                     "collector exceeded its series limit"
                 );
             }
+            // The collector's own cuts were logged where they were made.
+            let cut = cut + outcome.dropped;
             let total = slot.dropped_series.fetch_add(cut, Ordering::Relaxed) + cut;
             let labels = [("collector", outcome.name)];
             duration.add(&labels, outcome.duration.as_secs_f64());

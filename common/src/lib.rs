@@ -30,8 +30,8 @@ pub use collector::{
     Blocking, BlockingCollector, CollectError, CollectFuture, CollectResult, Collector,
 };
 pub use engine::{
-    scrape_deadline, time_left, with_deadline, ExporterInfo, PeerSelfMetrics, ScrapeEngine,
-    ScrapeSettings, TargetProbe,
+    report_dropped_series, scrape_deadline, series_limit, time_left, with_deadline, ExporterInfo,
+    PeerSelfMetrics, ScrapeEngine, ScrapeSettings, TargetProbe,
 };
 pub use metrics::{Family, MetricKind, Sample, Snapshot};
 

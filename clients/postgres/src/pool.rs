@@ -149,6 +149,30 @@ impl Conn {
     /// Runs `sql` with a server-side timeout of `timeout` (at least 1 ms).
     /// Uses the simple query protocol: one round trip, text values.
     pub async fn query(&self, sql: &str, timeout: Duration) -> Result<Rows, PgError> {
+        let mut rows = Rows::default();
+        self.query_each(sql, timeout, |event| match event {
+            RowEvent::Columns(cols) => {
+                rows.columns = cols.to_vec();
+                rows.rows.clear();
+            }
+            RowEvent::Row(row) => rows
+                .rows
+                .push(row.iter().map(|v| v.map(str::to_owned)).collect()),
+        })
+        .await?;
+        Ok(rows)
+    }
+
+    /// Runs `sql` like [`Conn::query`], handing each row to `each` as it
+    /// arrives instead of keeping the result: memory follows what `each`
+    /// keeps, not the number of rows.
+    pub async fn query_each(
+        &self,
+        sql: &str,
+        timeout: Duration,
+        mut each: impl FnMut(RowEvent<'_>),
+    ) -> Result<(), PgError> {
+        use futures::StreamExt;
         let ms = timeout.as_millis().clamp(1, i32::MAX as u128);
         // One message: the SET and the query run back to back on this
         // connection even while other collectors' queries are pipelined.
@@ -157,36 +181,52 @@ impl Conn {
             conn: self,
             done: false,
         };
-        let result = self.client.simple_query(&text).await;
-        guard.done = true;
-        let messages = result.map_err(|e| {
+        let failed = |e: tokio_postgres::Error| {
             if e.is_closed() {
                 self.broken.store(true, Ordering::Relaxed);
             }
             PgError::Query(describe(&e))
-        })?;
-        let mut rows = Rows::default();
-        for message in messages {
+        };
+        let stream = self.client.simple_query_raw(&text).await;
+        let mut stream = std::pin::pin!(stream.map_err(|e| {
+            guard.done = true;
+            failed(e)
+        })?);
+        let mut columns: Vec<String> = Vec::new();
+        while let Some(message) = stream.next().await {
+            let message = match message {
+                Ok(m) => m,
+                Err(e) => {
+                    guard.done = true;
+                    return Err(failed(e));
+                }
+            };
             match message {
                 SimpleQueryMessage::RowDescription(cols) => {
-                    rows.columns = cols.iter().map(|c| c.name().to_owned()).collect();
-                    rows.rows.clear();
+                    columns = cols.iter().map(|c| c.name().to_owned()).collect();
+                    each(RowEvent::Columns(&columns));
                 }
                 SimpleQueryMessage::Row(row) => {
-                    if rows.columns.is_empty() {
-                        rows.columns = row.columns().iter().map(|c| c.name().to_owned()).collect();
+                    if columns.is_empty() {
+                        columns = row.columns().iter().map(|c| c.name().to_owned()).collect();
+                        each(RowEvent::Columns(&columns));
                     }
-                    rows.rows.push(
-                        (0..row.len())
-                            .map(|i| row.get(i).map(str::to_owned))
-                            .collect(),
-                    );
+                    let values: Vec<Option<&str>> = (0..row.len()).map(|i| row.get(i)).collect();
+                    each(RowEvent::Row(&values));
                 }
                 _ => {}
             }
         }
-        Ok(rows)
+        guard.done = true;
+        Ok(())
     }
+}
+
+/// What [`Conn::query_each`] hands over: the column names of a result, then
+/// its rows, values in column order (`None` for NULL).
+pub enum RowEvent<'a> {
+    Columns(&'a [String]),
+    Row(&'a [Option<&'a str>]),
 }
 
 /// What an open connection holds until its socket is closed.

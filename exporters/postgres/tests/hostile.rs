@@ -158,3 +158,61 @@ fn probe_targets_are_held_to_the_allow_list() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--web.probe.allowed-targets"), "{err}");
 }
+
+/// A custom query returning a million rows: rows are turned into series as
+/// they arrive and only counted past `max_series` (or the series limit), so
+/// memory follows the limit, and every cut series is counted in
+/// `pg_scrape_collector_dropped_series_total`. Before, the rows were held
+/// whole (419 MB resident for a million rows) and cuts went uncounted.
+#[test]
+fn a_million_rows_are_streamed_and_cut_at_the_limit() {
+    let pg = postgres();
+    let dir = tempfile::tempdir().expect("tmp");
+    let q = file(
+        &dir,
+        "q.yaml",
+        "capped:\n  query: SELECT g::text AS id, 1 AS v FROM generate_series(1, 1000000) g\n  max_series: 100\n  metrics:\n    - id: {usage: LABEL, description: id}\n    - v: {usage: GAUGE, description: v}\n\
+         unbounded:\n  query: SELECT g::text AS id, 2 AS v FROM generate_series(1, 1000000) g\n  metrics:\n    - id: {usage: LABEL, description: id}\n    - v: {usage: GAUGE, description: v}\n",
+    );
+    let mut e = exporter(
+        &pg,
+        "postgres",
+        &[
+            &format!("--extend.query-path={q}"),
+            "--scrape.timeout=25s",
+            "--web.request-timeout=30s",
+            "--pg.statement-timeout=20s",
+            "--scrape.series-limit=5000",
+        ],
+    );
+    let pid = e.service().pid().expect("pid");
+    let before = rss_bytes(pid);
+    let x = scrape(&e);
+    assert_eq!(
+        x.value("pg_scrape_collector_success", &[("collector", "capped")]),
+        Some(1.0),
+        "{}",
+        e.log()
+    );
+    assert_eq!(
+        x.value("pg_scrape_collector_success", &[("collector", "unbounded")]),
+        Some(1.0)
+    );
+    assert_eq!(x.samples("capped_v").len(), 100);
+    assert_eq!(x.samples("unbounded_v").len(), 5000);
+    assert!(x.samples("unbounded_v").iter().all(|(_, v)| *v == 2.0));
+    let dropped = |c: &str| {
+        x.value(
+            "pg_scrape_collector_dropped_series_total",
+            &[("collector", c)],
+        )
+    };
+    assert_eq!(dropped("capped"), Some(1_000_000.0 - 100.0));
+    assert_eq!(dropped("unbounded"), Some(1_000_000.0 - 5000.0));
+    let peak = sidewatch_testkit::peak_rss_bytes(pid);
+    eprintln!("2,000,000 rows: RSS {before} bytes before, peak {peak}");
+    assert!(
+        peak < before + (64 << 20),
+        "peak RSS {peak} bytes, {before} before the scrape"
+    );
+}

@@ -16,7 +16,7 @@ use sidewatch_common::cli::CollectorSpec;
 use sidewatch_common::metrics::LabelName;
 use sidewatch_common::{CollectError, CollectFuture, Collector, Family};
 
-use crate::pool::{Conn, Pool, Rows};
+use crate::pool::{Conn, Pool, RowEvent, Rows};
 use crate::queries::{self, FamilySet, QuerySpec};
 
 const fn on(name: &'static str, help: &'static str) -> CollectorSpec {
@@ -216,6 +216,28 @@ impl PgContext {
         }
     }
 
+    /// Runs one query like [`PgContext::run`], handing rows to `each` as
+    /// they arrive.
+    pub async fn run_each(
+        &self,
+        conn: &Conn,
+        sql: &str,
+        wanted: Option<Duration>,
+        each: impl FnMut(RowEvent<'_>),
+    ) -> Result<(), CollectError> {
+        let timeout = self.timeout(wanted);
+        match tokio::time::timeout(timeout + CLIENT_GRACE, conn.query_each(sql, timeout, each))
+            .await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(CollectError::Target(e.to_string())),
+            Err(_) => Err(CollectError::Target(format!(
+                "no answer within {:?}",
+                timeout + CLIENT_GRACE
+            ))),
+        }
+    }
+
     /// The databases per-database collectors visit.
     pub async fn databases(&self) -> Result<Vec<String>, CollectError> {
         let sel = &self.databases;
@@ -336,22 +358,30 @@ impl QueryCollector {
                     }
                 }
             }
-            let rows = self
-                .ctx
-                .run(&conn, &spec.query, spec.timeout)
+            let mut set = FamilySet::default();
+            // Rows are turned into series as they arrive and only counted
+            // once the limit is reached: memory follows the limit.
+            let limit = sidewatch_common::series_limit().unwrap_or(usize::MAX);
+            let mut sink =
+                queries::RowSink::new(spec, &self.ctx.base_labels, datname, &mut set, limit);
+            self.ctx
+                .run_each(&conn, &spec.query, spec.timeout, |event| match event {
+                    RowEvent::Columns(columns) => sink.columns(columns),
+                    RowEvent::Row(row) => sink.row(row),
+                })
                 .await
                 .map_err(|e| CollectError::Target(format!("query {}: {e}", spec.id)))?;
-            let mut set = FamilySet::default();
-            let dropped =
-                queries::rows_to_families(spec, &rows, &self.ctx.base_labels, datname, &mut set);
+            let dropped = sink.dropped();
             if dropped > 0 {
                 tracing::warn!(
                     query = %spec.id,
                     database,
                     dropped,
                     max_series = spec.max_series,
-                    "query exceeded its max_series; series dropped"
+                    series_limit = limit,
+                    "query exceeded its max_series or the series limit; series dropped"
                 );
+                sidewatch_common::report_dropped_series(dropped);
             }
             let families = set.into_families();
             if !spec.cache.is_zero() {
