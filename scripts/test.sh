@@ -103,5 +103,9 @@ await() { # script, pid, log: its progress lines, or all of its output and exit 
 await scripts/setup-postgres.sh "$setup_pid" "$setup_log"
 await scripts/setup-test-tools.sh "$libs_pid" "$libs_log"
 await scripts/setup-docker.sh "$docker_pid" "$docker_log"
+# Every fuzz target for a short while (scripts/fuzz.sh 60 for longer runs);
+# before the tests, so that their summary closes the output.
+log "fuzz targets, ${SIDEWATCH_FUZZ_SECONDS:-10} s each"
+bash scripts/fuzz.sh "${SIDEWATCH_FUZZ_SECONDS:-10}"
 log "tests"
 cargo nextest run --workspace --no-fail-fast --profile ci

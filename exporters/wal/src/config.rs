@@ -134,13 +134,18 @@ pub const MAX_DIRS: usize = 256;
 pub fn load_file(path: &std::path::Path) -> Result<Vec<DirConfig>, String> {
     let text = sidewatch_common::cli::read_config_file(path)
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    let file: FileConfig = serde_yaml::from_str(&text).map_err(|e| match e.location() {
-        Some(l) => format!("{}:{}: {e}", path.display(), l.line()),
-        None => format!("{}: {e}", path.display()),
+    parse_file(&text, &path.display().to_string())
+}
+
+/// Parses a config file's text; `origin` names it in errors.
+pub fn parse_file(text: &str, origin: &str) -> Result<Vec<DirConfig>, String> {
+    let file: FileConfig = serde_yaml::from_str(text).map_err(|e| match e.location() {
+        Some(l) => format!("{origin}:{}: {e}", l.line()),
+        None => format!("{origin}: {e}"),
     })?;
     let mut out = Vec::new();
     for (i, d) in file.dirs.into_iter().enumerate() {
-        let what = format!("{}: dirs[{i}]", path.display());
+        let what = format!("{origin}: dirs[{i}]");
         let k = kind(
             &what,
             d.kind.as_deref().unwrap_or("postgres"),

@@ -130,7 +130,7 @@ impl DirScan {
             .iter()
             .max_by(|a, b| a.1.modified.cmp(&b.1.modified).then(a.0.cmp(b.0)))?;
         let seg = Segment::parse(name)?;
-        Some((seg.timeline, seg.start_position(size)))
+        Some((seg.timeline, seg.start_position(size)?))
     }
 }
 

@@ -25,10 +25,19 @@ impl Segment {
     }
 
     /// Byte position of the segment's start in the WAL, for `segment_size`
-    /// (a power of two from 1 MiB to 1 GiB).
-    pub fn start_position(&self, segment_size: u64) -> u64 {
-        let per_log = 0x1_0000_0000u64 / segment_size.max(1);
-        (u64::from(self.log) * per_log + u64::from(self.seg)) * segment_size
+    /// (a power of two from 1 MiB to 1 GiB); `None` for a name PostgreSQL
+    /// cannot have written: a `seg` part past the segments of one log file,
+    /// or a position beyond 64 bits (a stray `FFFF…` file).
+    pub fn start_position(&self, segment_size: u64) -> Option<u64> {
+        let segment_size = segment_size.max(1);
+        let per_log = (0x1_0000_0000u64 / segment_size).max(1);
+        if u64::from(self.seg) >= per_log {
+            return None;
+        }
+        u64::from(self.log)
+            .checked_mul(per_log)?
+            .checked_add(u64::from(self.seg))?
+            .checked_mul(segment_size)
     }
 }
 
@@ -54,7 +63,20 @@ mod tests {
             }
         );
         // 16 MiB segments: 256 per "log" file.
-        assert_eq!(s.start_position(16 << 20), (2 * 256 + 0x3f) * (16 << 20));
+        assert_eq!(
+            s.start_position(16 << 20),
+            Some((2 * 256 + 0x3f) * (16 << 20))
+        );
+        // Found by fuzz/corpus: names past what PostgreSQL writes.
+        let max = Segment::parse("FFFFFFFFFFFFFFFFFFFFFFFF").expect("hex");
+        assert_eq!(max.start_position(16 << 20), None);
+        let last = Segment::parse("00000001FFFFFFFF000000FF").expect("hex");
+        assert_eq!(
+            last.start_position(16 << 20),
+            Some(u64::MAX - (16 << 20) + 1)
+        );
+        let seg_too_big = Segment::parse("000000010000000000000100").expect("hex");
+        assert_eq!(seg_too_big.start_position(16 << 20), None);
         for bad in [
             "00000001000000020000003F.partial",
             "00000002.history",

@@ -1,0 +1,10 @@
+//! sidewatch-queue's backends and queues file.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = sidewatch_queue::config::parse(text);
+    }
+});
