@@ -111,6 +111,25 @@ impl ScrapeArgs {
     }
 }
 
+/// The flags every exporter has, declared once: web, scrape, logging and
+/// `--config.check`. Each exporter's `Cli` flattens this.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    #[command(flatten)]
+    pub web: WebArgs,
+
+    #[command(flatten)]
+    pub scrape: ScrapeArgs,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+
+    /// Validate the flags and configuration files and exit: 0 when valid,
+    /// 2 with the problem otherwise.
+    #[arg(long = "config.check", action = ArgAction::SetTrue)]
+    pub config_check: bool,
+}
+
 /// Logging flags.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LogArgs {
@@ -327,40 +346,6 @@ pub fn exit_with(err: StartError) -> ! {
             std::process::exit(EXIT_CONFIG)
         }
     }
-}
-
-/// Validated HTTP options from the shared web and scrape flags: the web
-/// config file loaded, the telemetry path and request timeout checked.
-pub fn http_options(
-    web: &WebArgs,
-    scrape: &ScrapeArgs,
-) -> Result<crate::http::HttpOptions, StartError> {
-    let web_config = web
-        .config_file
-        .as_deref()
-        .map(crate::webconfig::WebConfig::load)
-        .transpose()
-        .map_err(|e| StartError::Config(format!("--web.config.file: {e}")))?;
-    if !web.telemetry_path.starts_with('/') {
-        return Err(StartError::Config(format!(
-            "--web.telemetry-path {:?}: must start with /",
-            web.telemetry_path
-        )));
-    }
-    if web.request_timeout <= scrape.timeout {
-        return Err(StartError::Config(format!(
-            "--web.request-timeout ({:?}) must be longer than --scrape.timeout ({:?})",
-            web.request_timeout, scrape.timeout
-        )));
-    }
-    Ok(crate::http::HttpOptions {
-        telemetry_path: web.telemetry_path.clone(),
-        request_timeout: web.request_timeout,
-        read_header_timeout: web.read_header_timeout.max(Duration::from_millis(100)),
-        web_config,
-        extra_links: Vec::new(),
-        probe: None,
-    })
 }
 
 #[cfg(test)]

@@ -364,6 +364,11 @@ impl ScrapeEngine {
             let mut budget = self.settings.series_limit;
             let mut cut = 0u64;
             for mut family in outcome.families {
+                // Lets a test make the assembly itself panic.
+                #[cfg(test)]
+                if family.name == tests::PANIC_IN_ASSEMBLY {
+                    panic!("assembly bug");
+                }
                 if family.samples.len() > budget {
                     cut += (family.samples.len() - budget) as u64;
                     family.samples.truncate(budget);
@@ -547,6 +552,50 @@ mod tests {
         fn collect(&self) -> CollectFuture<'_> {
             Box::pin(async { Err(CollectError::parse("bad input")) })
         }
+    }
+
+    /// A family of this name makes the engine's assembly panic.
+    pub(super) const PANIC_IN_ASSEMBLY: &str = "t_panic_in_assembly";
+
+    /// Returns that family on its first call, a plain one afterwards.
+    struct BreaksAssemblyOnce(AtomicU64);
+    impl Collector for BreaksAssemblyOnce {
+        fn name(&self) -> &'static str {
+            "breaks_assembly"
+        }
+        fn collect(&self) -> CollectFuture<'_> {
+            let first = self.0.fetch_add(1, Ordering::SeqCst) == 0;
+            Box::pin(async move {
+                let name = if first { PANIC_IN_ASSEMBLY } else { "t_fine" };
+                Ok(vec![Family::gauge(name, "x").with(&[], 1.0)])
+            })
+        }
+    }
+
+    /// A collector that panics, and then an assembly that panics: each
+    /// scrape after them is a fresh collection, never the broken one again.
+    #[tokio::test]
+    async fn after_a_panic_the_next_scrape_is_fresh() {
+        let engine = ScrapeEngine::new(
+            info(),
+            ScrapeSettings::default(),
+            vec![
+                Arc::new(Panicking),
+                Arc::new(BreaksAssemblyOnce(AtomicU64::new(0))),
+            ],
+            None,
+        );
+        let broken = engine.scrape(Duration::from_secs(2)).await;
+        assert!(broken.family("t_fine").is_none());
+        assert_eq!(engine.collections(), 1);
+        let next = engine.scrape(Duration::from_secs(2)).await;
+        assert_eq!(engine.collections(), 2, "a fresh collection");
+        assert!(next.family("t_fine").is_some());
+        assert_eq!(value(&next, "t_scrape_collector_success", "panicking"), 0.0);
+        assert_eq!(
+            value(&next, "t_scrape_collector_success", "breaks_assembly"),
+            1.0
+        );
     }
 
     struct Panicking;

@@ -16,6 +16,7 @@ use base64::Engine as _;
 use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::cli::{ScrapeArgs, StartError, WebArgs};
 use crate::engine::ScrapeEngine;
 use crate::exposition::{self, Format};
 use crate::webconfig::{BasicAuth, WebConfig};
@@ -62,6 +63,39 @@ pub trait ProbeHandler: Send + Sync + 'static {
         params: std::collections::HashMap<String, String>,
         deadline: Duration,
     ) -> futures::future::BoxFuture<'static, Result<crate::metrics::Snapshot, (StatusCode, String)>>;
+}
+
+impl HttpOptions {
+    /// Validated options from the shared web and scrape flags: the web
+    /// config file loaded, the telemetry path and request timeout checked.
+    pub fn from_flags(web: &WebArgs, scrape: &ScrapeArgs) -> Result<Self, StartError> {
+        let web_config = web
+            .config_file
+            .as_deref()
+            .map(WebConfig::load)
+            .transpose()
+            .map_err(|e| StartError::Config(format!("--web.config.file: {e}")))?;
+        if !web.telemetry_path.starts_with('/') {
+            return Err(StartError::Config(format!(
+                "--web.telemetry-path {:?}: must start with /",
+                web.telemetry_path
+            )));
+        }
+        if web.request_timeout <= scrape.timeout {
+            return Err(StartError::Config(format!(
+                "--web.request-timeout ({:?}) must be longer than --scrape.timeout ({:?})",
+                web.request_timeout, scrape.timeout
+            )));
+        }
+        Ok(Self {
+            telemetry_path: web.telemetry_path.clone(),
+            request_timeout: web.request_timeout,
+            read_header_timeout: web.read_header_timeout.max(Duration::from_millis(100)),
+            web_config,
+            extra_links: Vec::new(),
+            probe: None,
+        })
+    }
 }
 
 /// A shareable [`ProbeHandler`].
@@ -408,39 +442,4 @@ pub async fn serve(
         }
     }
     Ok(())
-}
-
-/// What every exporter's `main` does after its flags are validated and
-/// logging is set up: bind the listeners, start the shared runtime, build the
-/// engine and HTTP options on it, serve until SIGTERM/SIGINT, exit non-zero
-/// when that fails. A bad listen address exits 2 with one line.
-pub fn run(
-    name: &str,
-    listen_addresses: &[String],
-    build: impl FnOnce() -> (Arc<ScrapeEngine>, HttpOptions),
-) {
-    let listeners = bind_all(listen_addresses)
-        .unwrap_or_else(|e| crate::cli::exit_with(crate::cli::StartError::Config(e.to_string())));
-    let runtime = match crate::runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            std::process::exit(1);
-        }
-    };
-    let result = runtime.block_on(async {
-        let (engine, options) = build();
-        tracing::info!(
-            version = engine.info().version,
-            collectors = ?engine.collector_names(),
-            "starting {name}"
-        );
-        serve(engine, listeners, options, shutdown_signal()).await
-    });
-    // Collectors stuck in blocking calls must not delay exit.
-    runtime.shutdown_timeout(Duration::from_millis(200));
-    if let Err(e) = result {
-        tracing::error!(error = %e, "server failed");
-        std::process::exit(1);
-    }
 }

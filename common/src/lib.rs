@@ -1,5 +1,6 @@
 //! sidewatch-common: what every sidewatch exporter shares.
 //!
+//! - [`exporter`]: the one start-up path (`Exporter`, `main`)
 //! - [`engine`]: the scrape engine (deadline, isolation, coalescing, series limit)
 //! - [`collector`]: the collector traits
 //! - [`metrics`] / [`exposition`]: the snapshot model and its two text formats
@@ -15,6 +16,7 @@
 pub mod cli;
 pub mod collector;
 pub mod engine;
+pub mod exporter;
 pub mod exposition;
 pub mod glob;
 pub mod healthcheck;

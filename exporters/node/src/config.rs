@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 use regex::Regex;
-use sidewatch_common::cli::{self, LogArgs, ScrapeArgs, StartError, WebArgs};
+use sidewatch_common::cli::{self, CommonArgs, StartError};
 use sidewatch_common::http::HttpOptions;
 
 use crate::collectors::SPECS;
@@ -19,13 +19,7 @@ use crate::paths::HostPaths;
 #[command(name = "sidewatch-node", version, about, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
-    pub web: WebArgs,
-
-    #[command(flatten)]
-    pub scrape: ScrapeArgs,
-
-    #[command(flatten)]
-    pub log: LogArgs,
+    pub common: CommonArgs,
 
     /// procfs mountpoint (a sidecar mounts the host's at e.g. /host/proc).
     #[arg(
@@ -176,7 +170,7 @@ impl NodeConfig {
             rootfs: cli.rootfs.clone(),
             udev_data: cli.udev_data.clone(),
         });
-        let http = cli::http_options(&cli.web, &cli.scrape)?;
+        let http = HttpOptions::from_flags(&cli.common.web, &cli.common.scrape)?;
         Ok(Self {
             cli,
             paths,

@@ -98,7 +98,7 @@ pub fn build_collectors(config: &NodeConfig) -> Vec<Arc<dyn Collector>> {
 pub fn build_engine(config: &NodeConfig) -> Arc<ScrapeEngine> {
     ScrapeEngine::new(
         INFO,
-        config.cli.scrape.settings(),
+        config.cli.common.scrape.settings(),
         build_collectors(config),
         Some(Arc::new(ProcfsProbe(config.paths.clone()))),
     )
@@ -124,5 +124,26 @@ mod futures_probe {
                     .unwrap_or(false)
             })
         }
+    }
+}
+
+impl sidewatch_common::exporter::Exporter for NodeConfig {
+    const NAME: &'static str = "sidewatch-node";
+    const DEFAULT_LISTEN: &'static str = ":9100";
+
+    fn from_env() -> Result<Self, sidewatch_common::cli::StartError> {
+        NodeConfig::from_args(std::env::args_os())
+    }
+
+    fn common(&self) -> &sidewatch_common::cli::CommonArgs {
+        &self.cli.common
+    }
+
+    fn describe(&self) -> String {
+        format!("{} collectors", self.collectors.len())
+    }
+
+    fn build(self) -> (Arc<ScrapeEngine>, sidewatch_common::http::HttpOptions) {
+        (build_engine(&self), self.http)
     }
 }

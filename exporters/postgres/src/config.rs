@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use serde::Deserialize;
-use sidewatch_common::cli::{self, LogArgs, ScrapeArgs, StartError, WebArgs};
+use sidewatch_common::cli::{self, CommonArgs, StartError};
 use sidewatch_common::http::HttpOptions;
 use sidewatch_common::probe::{ProbeArgs, TargetPolicy};
 
@@ -26,13 +26,7 @@ use crate::queries::{self, QuerySpec};
 #[command(name = "sidewatch-postgres", version, about, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
-    pub web: WebArgs,
-
-    #[command(flatten)]
-    pub scrape: ScrapeArgs,
-
-    #[command(flatten)]
-    pub log: LogArgs,
+    pub common: CommonArgs,
 
     #[command(flatten)]
     pub probe: ProbeArgs,
@@ -93,11 +87,6 @@ pub struct Cli {
         value_name = "FILE"
     )]
     pub exporter_config_file: Option<PathBuf>,
-
-    /// Validate the configuration (flags, data source, query file, config
-    /// file) and exit: 0 when valid, 2 with the problem otherwise.
-    #[arg(long = "config.check", action = ArgAction::SetTrue)]
-    pub config_check: bool,
 
     /// Most connections open to the server at once, across all databases.
     #[arg(long = "pg.max-connections", env = "SIDEWATCH_PG_MAX_CONNECTIONS", default_value_t = 3,
@@ -300,7 +289,7 @@ impl PgConfig {
             ));
         }
         let probe_policy = TargetPolicy::from_args(&cli.probe).map_err(StartError::Config)?;
-        let mut http = cli::http_options(&cli.web, &cli.scrape)?;
+        let mut http = HttpOptions::from_flags(&cli.common.web, &cli.common.scrape)?;
         http.extra_links = vec![("/probe?target=".to_owned(), "Probe a target".to_owned())];
         Ok(Self {
             databases: DatabaseSelection {

@@ -296,7 +296,7 @@ pub fn build(config: &PgConfig) -> (Option<Watched>, ProbeRoute) {
             target,
             config.pool.clone(),
             &budget,
-            config.cli.scrape.settings(),
+            config.cli.common.scrape.settings(),
             &config.constant_labels,
             config.databases.clone(),
             &plan,
@@ -308,8 +308,49 @@ pub fn build(config: &PgConfig) -> (Option<Watched>, ProbeRoute) {
         pool: config.pool.clone(),
         budget,
         policy: config.probe_policy.clone(),
-        scrape: config.cli.scrape.settings(),
+        scrape: config.cli.common.scrape.settings(),
         constant_labels: config.constant_labels.clone(),
     }));
     (main, probe)
+}
+
+impl sidewatch_common::exporter::Exporter for PgConfig {
+    const NAME: &'static str = "sidewatch-postgres";
+    const DEFAULT_LISTEN: &'static str = ":9187";
+
+    fn from_env() -> Result<Self, sidewatch_common::cli::StartError> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        PgConfig::from_args(std::env::args_os(), &env)
+    }
+
+    fn common(&self) -> &sidewatch_common::cli::CommonArgs {
+        &self.cli.common
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} collectors, {} custom queries",
+            self.collectors.len(),
+            self.custom_queries.len()
+        )
+    }
+
+    fn build(self) -> (Arc<ScrapeEngine>, sidewatch_common::http::HttpOptions) {
+        let (main, probe) = build(&self);
+        let engine = match (main, &self.target) {
+            (Some((engine, _pool)), Some(t)) => {
+                tracing::info!(server = %t.server, database = %t.database, "watching");
+                engine
+            }
+            _ => {
+                tracing::warn!(
+                    "no DATA_SOURCE_NAME or DATA_SOURCE_URI: only /probe scrapes a server"
+                );
+                sidewatch_common::exporter::empty_engine(INFO, &self.cli.common)
+            }
+        };
+        let mut options = self.http;
+        options.probe = Some(probe);
+        (engine, options)
+    }
 }

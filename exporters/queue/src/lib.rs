@@ -1,13 +1,16 @@
 //! sidewatch-queue: job-queue depth, age and consumer lag across Redis and
 //! PostgreSQL.
 //!
-//! Work in progress (issue 6): the configuration file and the Redis queue
-//! kinds exist; the PostgreSQL backend, collectors and the binary do not yet.
+//! Families: `sidewatch_queue_up{backend}`, `sidewatch_queue_read_success{queue}`,
+//! `sidewatch_queue_depth{queue,state}`, `sidewatch_queue_oldest_age_seconds{queue,state}`,
+//! `sidewatch_queue_consumer_{lag,pending,oldest_pending_age_seconds}{queue,group}`,
+//! `sidewatch_queue_pattern_{queues,truncated}{queue}`.
 #![forbid(unsafe_code)]
 
 pub mod collector;
 pub mod config;
 pub mod discover;
+pub mod flags;
 pub mod redis_kinds;
 
 use sidewatch_postgres_client::pool::{Pool, PoolSettings};

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
-use sidewatch_common::cli::{self, LogArgs, ScrapeArgs, StartError, WebArgs};
+use sidewatch_common::cli::{self, CommonArgs, StartError};
 use sidewatch_common::http::HttpOptions;
 use sidewatch_common::logging::{LogFormat, LogLevel};
 use sidewatch_common::probe::{ProbeArgs, TargetPolicy};
@@ -28,13 +28,7 @@ use crate::target::{Secret, Target};
 #[command(name = "sidewatch-redis", version, about, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
-    pub web: WebArgs,
-
-    #[command(flatten)]
-    pub scrape: ScrapeArgs,
-
-    #[command(flatten)]
-    pub log: LogArgs,
+    pub common: CommonArgs,
 
     #[command(flatten)]
     pub probe: ProbeArgs,
@@ -291,10 +285,6 @@ pub struct Cli {
     /// Log at debug level (redis_exporter's --debug); overrides --log.level.
     #[arg(long = "debug", env = "REDIS_EXPORTER_DEBUG")]
     pub debug: bool,
-
-    /// Validate the flags and files and exit: 0 when valid, 2 with the problem otherwise.
-    #[arg(long = "config.check", action = ArgAction::SetTrue)]
-    pub config_check: bool,
 }
 
 /// redis_exporter's boolean flags are Go flags: `--flag`, `--flag=true` and
@@ -473,7 +463,7 @@ impl RedisConfig {
             ))),
         };
         let probe_policy = TargetPolicy::from_args(&cli.probe).map_err(StartError::Config)?;
-        let mut http = cli::http_options(&cli.web, &cli.scrape)?;
+        let mut http = HttpOptions::from_flags(&cli.common.web, &cli.common.scrape)?;
         if let Some(web) = web_tls_from_flags(&cli)? {
             if http.web_config.is_some() {
                 return Err(bad(
@@ -485,10 +475,10 @@ impl RedisConfig {
         let log_level = if cli.debug {
             LogLevel::Debug
         } else {
-            cli.log.level
+            cli.common.log.level
         };
         let log_format = match cli.log_format_compat.as_deref() {
-            None => cli.log.format,
+            None => cli.common.log.format,
             Some("txt") | Some("logfmt") => LogFormat::Logfmt,
             Some("json") => LogFormat::Json,
             Some(other) => return Err(bad(format!("--log-format {other:?}: use txt or json"))),
@@ -637,7 +627,7 @@ mod tests {
             }]
         );
         assert!(c.checks.is_cluster);
-        assert_eq!(c.cli.web.listen_address, vec![":9121".to_owned()]);
+        assert_eq!(c.cli.common.web.listen_address, vec![":9121".to_owned()]);
         assert_eq!(c.namespace, "redis");
         assert!(c.client.client_name.is_some());
         let c = parse(&["--set-client-name=false", "--redis.addr="])

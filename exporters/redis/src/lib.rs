@@ -222,7 +222,7 @@ pub type Watched = (Arc<ScrapeEngine>, Arc<Client>);
 
 /// The main engine (when --redis.addr is set) and the /scrape route.
 pub fn build(config: &RedisConfig) -> (Option<Watched>, ProbeRoute) {
-    let scrape = config.cli.scrape.settings();
+    let scrape = config.cli.common.scrape.settings();
     let main = config.target.clone().map(|target| {
         build_engine_for(
             target,
@@ -242,4 +242,54 @@ pub fn build(config: &RedisConfig) -> (Option<Watched>, ProbeRoute) {
         policy: config.probe_policy.clone(),
     }));
     (main, route)
+}
+
+impl sidewatch_common::exporter::Exporter for RedisConfig {
+    const NAME: &'static str = "sidewatch-redis";
+    const DEFAULT_LISTEN: &'static str = ":9121";
+    const LISTEN_ENV: &'static str = "REDIS_EXPORTER_WEB_LISTEN_ADDRESS";
+
+    fn from_env() -> Result<Self, sidewatch_common::cli::StartError> {
+        RedisConfig::from_args(std::env::args_os())
+    }
+
+    fn common(&self) -> &sidewatch_common::cli::CommonArgs {
+        &self.cli.common
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "target {}",
+            self.target
+                .as_ref()
+                .map(|t| t.display())
+                .unwrap_or_else(|| "none (only /scrape)".to_owned())
+        )
+    }
+
+    fn logging(
+        &self,
+    ) -> (
+        sidewatch_common::logging::LogLevel,
+        sidewatch_common::logging::LogFormat,
+    ) {
+        (self.log_level, self.log_format)
+    }
+
+    fn build(self) -> (Arc<ScrapeEngine>, sidewatch_common::http::HttpOptions) {
+        let (main, route) = build(&self);
+        let engine = match main {
+            Some((engine, client)) => {
+                tracing::info!(addr = %client.target().display(), "watching");
+                engine
+            }
+            None => {
+                tracing::warn!("--redis.addr is empty: only /scrape?target= scrapes a server");
+                sidewatch_common::exporter::empty_engine(info(self.namespace), &self.cli.common)
+            }
+        };
+        let mut options = self.http;
+        options.probe = Some(route);
+        (engine, options)
+    }
 }

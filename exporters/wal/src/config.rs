@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
+use clap::{CommandFactory, FromArgMatches, Parser};
 use serde::Deserialize;
-use sidewatch_common::cli::{self, LogArgs, ScrapeArgs, StartError, WebArgs};
+use sidewatch_common::cli::{self, CommonArgs, StartError};
 use sidewatch_common::http::HttpOptions;
 
 use crate::scan::Kind;
@@ -17,13 +17,7 @@ use crate::watch::{DirConfig, WatchSettings};
 #[command(name = "sidewatch-wal", version, about, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
-    pub web: WebArgs,
-
-    #[command(flatten)]
-    pub scrape: ScrapeArgs,
-
-    #[command(flatten)]
-    pub log: LogArgs,
+    pub common: CommonArgs,
 
     /// A WAL directory to watch (repeatable); its `dir` label is the path.
     #[arg(
@@ -71,10 +65,6 @@ pub struct Cli {
     #[arg(long = "wal.rescan-interval", env = "SIDEWATCH_WAL_RESCAN_INTERVAL", default_value = "60s",
           value_parser = cli::parse_duration, value_name = "DURATION")]
     pub rescan_interval: Duration,
-
-    /// Validate flags and the config file and exit: 0 when valid, 2 otherwise.
-    #[arg(long = "config.check", action = ArgAction::SetTrue)]
-    pub config_check: bool,
 }
 
 /// The config file.
@@ -208,7 +198,7 @@ impl WalConfig {
             force_poll: cli.poll_interval.is_some(),
             ..WatchSettings::default()
         };
-        let http = cli::http_options(&cli.web, &cli.scrape)?;
+        let http = HttpOptions::from_flags(&cli.common.web, &cli.common.scrape)?;
         Ok(WalConfig {
             cli,
             dirs,

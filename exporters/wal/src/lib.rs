@@ -26,3 +26,39 @@ pub const INFO: sidewatch_common::ExporterInfo = sidewatch_common::ExporterInfo 
     version: env!("CARGO_PKG_VERSION"),
     peer_self_metrics: None,
 };
+
+impl sidewatch_common::exporter::Exporter for config::WalConfig {
+    const NAME: &'static str = "sidewatch-wal";
+    const DEFAULT_LISTEN: &'static str = ":9741";
+
+    fn from_env() -> Result<Self, sidewatch_common::cli::StartError> {
+        config::WalConfig::from_args(std::env::args_os())
+    }
+
+    fn common(&self) -> &sidewatch_common::cli::CommonArgs {
+        &self.cli.common
+    }
+
+    fn describe(&self) -> String {
+        format!("{} directories", self.dirs.len())
+    }
+
+    fn build(
+        self,
+    ) -> (
+        std::sync::Arc<sidewatch_common::ScrapeEngine>,
+        sidewatch_common::http::HttpOptions,
+    ) {
+        for d in &self.dirs {
+            tracing::info!(dir = %d.name, path = %d.path.display(), kind = ?d.kind, "watching");
+        }
+        let dirs = watch::start(self.dirs, self.watch);
+        let engine = sidewatch_common::ScrapeEngine::new(
+            INFO,
+            self.cli.common.scrape.settings(),
+            vec![std::sync::Arc::new(collector::WalCollector { dirs })],
+            None,
+        );
+        (engine, self.http)
+    }
+}
