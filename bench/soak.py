@@ -11,7 +11,7 @@ of faults runs over and over:
   the WAL directory deleted for 10 s, then recreated with new segments
 
 Resident memory, open file descriptors and connections to the targets are read
-after a warm-up and again at the end (after the last fault has healed). None
+after a warm-up (20 s of scrapes and one whole fault cycle) and again at the end (after the last fault has healed). None
 may grow: the script exits 1 when an exporter ends with more descriptors or
 target connections than it started with, or with resident memory more than
 2 MiB above its start. It also fails when the targets do not come back up
@@ -232,9 +232,6 @@ queues:
                     scrapes["failed"] += 1
             time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
 
-    tick(20)
-    start_reading = reading()
-    deadline = time.monotonic() + args.seconds
     cycles = 0
     faults = [
         ("redis stopped", lambda: redis.stop(), lambda: redis.start()),
@@ -243,12 +240,24 @@ queues:
         ("postgres restarted", lambda: pg.restart(), lambda: None),
         ("wal dir deleted", lambda: shutil.rmtree(wal), lambda: fill_wal(wal, 16 + cycles)),
     ]
-    while time.monotonic() < deadline:
+
+    def cycle():
         for _, inject, heal in faults:
             inject()
             tick(10)
             heal()
             tick(5)
+
+    # Warm-up: steady scrapes and one whole fault cycle, so that every code
+    # path (error paths included) has run once before the first reading.
+    tick(20)
+    cycle()
+    cycles += 1
+    tick(10)
+    start_reading = reading()
+    deadline = time.monotonic() + args.seconds
+    while time.monotonic() < deadline:
+        cycle()
         cycles += 1
     tick(20)  # healed: connections settle, rescans run
     end_reading = reading()

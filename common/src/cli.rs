@@ -225,6 +225,48 @@ pub struct CollectorSpec {
     pub help: &'static str,
 }
 
+impl CollectorSpec {
+    /// On by default.
+    pub const fn on(name: &'static str, help: &'static str) -> Self {
+        Self {
+            name,
+            default_enabled: true,
+            help,
+        }
+    }
+
+    /// Off by default.
+    pub const fn off(name: &'static str, help: &'static str) -> Self {
+        Self {
+            name,
+            default_enabled: false,
+            help,
+        }
+    }
+}
+
+/// Refuses `SIDEWATCH_COLLECTOR_*` variables that name no collector and no
+/// flag of `cmd`: a misspelt collector in the environment is an error, as it
+/// is on the command line, not a silent no-op.
+pub fn check_collector_env(
+    cmd: &Command,
+    vars: impl IntoIterator<Item = String>,
+) -> Result<(), StartError> {
+    let known: std::collections::HashSet<String> = cmd
+        .get_arguments()
+        .filter_map(|a| a.get_env())
+        .map(|e| e.to_string_lossy().into_owned())
+        .collect();
+    for var in vars {
+        if var.starts_with("SIDEWATCH_COLLECTOR_") && !known.contains(&var) {
+            return Err(StartError::Config(format!(
+                "environment variable {var} names no collector or collector flag"
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn collector_env(name: &str) -> String {
     format!(
         "SIDEWATCH_COLLECTOR_{}",

@@ -120,6 +120,60 @@ pub fn intern(name: &str) -> &'static str {
     leaked
 }
 
+/// A collector's declaration, kept in its own module: name, default state,
+/// help, and how to build it from the exporter's validated configuration
+/// `C`. The exporter lists its declarations once; the `--collector.<name>`
+/// flags, `--help`, the landing page and the built set all come from it.
+pub struct CollectorDecl<C> {
+    pub spec: crate::cli::CollectorSpec,
+    pub build: fn(&C) -> Arc<dyn Collector>,
+}
+
+impl<C> CollectorDecl<C> {
+    /// On by default.
+    pub const fn on(
+        name: &'static str,
+        help: &'static str,
+        build: fn(&C) -> Arc<dyn Collector>,
+    ) -> Self {
+        Self {
+            spec: crate::cli::CollectorSpec::on(name, help),
+            build,
+        }
+    }
+
+    /// Off by default.
+    pub const fn off(
+        name: &'static str,
+        help: &'static str,
+        build: fn(&C) -> Arc<dyn Collector>,
+    ) -> Self {
+        Self {
+            spec: crate::cli::CollectorSpec::off(name, help),
+            build,
+        }
+    }
+}
+
+/// The specs of `decls`, in order.
+pub fn specs<C>(decls: &[CollectorDecl<C>]) -> Vec<crate::cli::CollectorSpec> {
+    decls.iter().map(|d| d.spec).collect()
+}
+
+/// Builds the declared collectors whose names are in `enabled`, in
+/// declaration order.
+pub fn build_enabled<C>(
+    decls: &[CollectorDecl<C>],
+    enabled: &[&str],
+    config: &C,
+) -> Vec<Arc<dyn Collector>> {
+    decls
+        .iter()
+        .filter(|d| enabled.contains(&d.spec.name))
+        .map(|d| (d.build)(config))
+        .collect()
+}
+
 #[cfg(test)]
 mod intern_tests {
     #[test]

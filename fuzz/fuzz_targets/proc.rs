@@ -48,22 +48,22 @@ fn host() -> Host {
             vec!["diskstats"],
             Box::new(diskstats::DiskstatsCollector::new(
                 p.clone(),
-                c.diskstats_device_exclude.clone(),
+                c.diskstats.device_exclude.clone(),
             )),
         ),
         (
             vec!["net/dev"],
             Box::new(netdev::NetdevCollector::new(
                 p.clone(),
-                c.netdev_device_include.clone(),
-                c.netdev_device_exclude.clone(),
+                c.netdev.device_include.clone(),
+                c.netdev.device_exclude.clone(),
             )),
         ),
         (
             vec!["net/netstat", "net/snmp", "net/snmp6"],
             Box::new(netstat::NetstatCollector::new(
                 p.clone(),
-                c.netstat_fields.clone(),
+                c.netstat.fields.clone(),
             )),
         ),
         (
@@ -74,7 +74,7 @@ fn host() -> Host {
             vec!["vmstat"],
             Box::new(vmstat::VmstatCollector::new(
                 p.clone(),
-                c.vmstat_fields.clone(),
+                c.vmstat.fields.clone(),
             )),
         ),
         (
@@ -89,9 +89,9 @@ fn host() -> Host {
             vec!["1/mounts"],
             Box::new(filesystem::FilesystemCollector::new(
                 p.clone(),
-                c.mount_points_exclude.clone(),
-                c.fs_types_exclude.clone(),
-                c.mount_timeout,
+                c.filesystem.mount_points_exclude.clone(),
+                c.filesystem.fs_types_exclude.clone(),
+                c.filesystem.mount_timeout,
             )),
         ),
     ];

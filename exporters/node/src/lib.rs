@@ -31,9 +31,8 @@ pub mod paths;
 use std::sync::Arc;
 
 use futures_probe::ProcfsProbe;
-use sidewatch_common::{Blocking, Collector, ExporterInfo, ScrapeEngine};
+use sidewatch_common::{Collector, ExporterInfo, ScrapeEngine};
 
-use crate::collectors::*;
 use crate::config::NodeConfig;
 
 pub const INFO: ExporterInfo = ExporterInfo {
@@ -43,55 +42,9 @@ pub const INFO: ExporterInfo = ExporterInfo {
     peer_self_metrics: None,
 };
 
-/// Builds the enabled collectors.
+/// Builds the enabled collectors, from their declarations.
 pub fn build_collectors(config: &NodeConfig) -> Vec<Arc<dyn Collector>> {
-    let p = &config.paths;
-    let c = &config.cli;
-    config
-        .collectors
-        .iter()
-        .filter_map(|name| -> Option<Arc<dyn Collector>> {
-            Some(match *name {
-                "cpu" => Arc::new(Blocking::new(cpu::CpuCollector::new(p.clone()))),
-                "diskstats" => Arc::new(Blocking::new(diskstats::DiskstatsCollector::new(
-                    p.clone(),
-                    c.diskstats_device_exclude.clone(),
-                ))),
-                "filefd" => Arc::new(Blocking::new(filefd::FilefdCollector::new(p.clone()))),
-                "filesystem" => Arc::new(Blocking::new(filesystem::FilesystemCollector::new(
-                    p.clone(),
-                    c.mount_points_exclude.clone(),
-                    c.fs_types_exclude.clone(),
-                    c.mount_timeout,
-                ))),
-                "loadavg" => Arc::new(Blocking::new(loadavg::LoadavgCollector::new(p.clone()))),
-                "meminfo" => Arc::new(Blocking::new(meminfo::MeminfoCollector::new(p.clone()))),
-                "netdev" => Arc::new(Blocking::new(netdev::NetdevCollector::new(
-                    p.clone(),
-                    c.netdev_device_include.clone(),
-                    c.netdev_device_exclude.clone(),
-                ))),
-                "netstat" => Arc::new(Blocking::new(netstat::NetstatCollector::new(
-                    p.clone(),
-                    c.netstat_fields.clone(),
-                ))),
-                "os" => Arc::new(Blocking::new(os::OsCollector::new(p.clone()))),
-                "pressure" => Arc::new(Blocking::new(pressure::PressureCollector::new(p.clone()))),
-                "sockstat" => Arc::new(Blocking::new(sockstat::SockstatCollector::new(
-                    p.clone(),
-                    procfs::page_size(),
-                ))),
-                "stat" => Arc::new(Blocking::new(stat::StatCollector::new(p.clone()))),
-                "time" => Arc::new(Blocking::new(time::TimeCollector::new(p.clone()))),
-                "uname" => Arc::new(Blocking::new(uname::UnameCollector)),
-                "vmstat" => Arc::new(Blocking::new(vmstat::VmstatCollector::new(
-                    p.clone(),
-                    c.vmstat_fields.clone(),
-                ))),
-                _ => return None,
-            })
-        })
-        .collect()
+    sidewatch_common::collector::build_enabled(collectors::ALL, &config.collectors, config)
 }
 
 /// The scrape engine for a validated config.

@@ -39,7 +39,7 @@ fn v(e: &Exposition, name: &str, labels: &[(&str, &str)]) -> f64 {
 #[test]
 fn every_collector_succeeds_on_the_fixtures() {
     let e = scrape(&[]);
-    for spec in sidewatch_node::collectors::SPECS {
+    for spec in sidewatch_node::collectors::specs() {
         assert_eq!(
             v(
                 &e,
@@ -397,4 +397,28 @@ fn a_missing_file_fails_only_its_collector() {
         1.0
     );
     assert_eq!(v(&e, "node_boot_time_seconds", &[]), 1_700_000_000.0);
+}
+
+/// The README's collector table lists exactly the declared collectors, in
+/// declaration order.
+#[test]
+fn readme_lists_every_declared_collector() {
+    let readme = include_str!("../../../README.md");
+    let section = readme
+        .split("## sidewatch-node")
+        .nth(1)
+        .and_then(|s| s.split("### Collectors and metric families").nth(1))
+        .and_then(|s| s.split("\n## ").next())
+        .expect("node collectors section");
+    let listed: Vec<&str> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| "))
+        .filter_map(|l| l.split(" |").next())
+        .filter(|n| !["collector", "(engine)"].contains(n) && !n.starts_with("---"))
+        .collect();
+    let declared: Vec<&str> = sidewatch_node::collectors::specs()
+        .iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(listed, declared);
 }

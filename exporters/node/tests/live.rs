@@ -262,6 +262,29 @@ fn bad_flags_and_files_exit_2_with_one_line() {
         assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
+    // A misspelt collector in the environment is refused too, and a
+    // collector's own flag from the environment is fine.
+    let env_case = Command::new(BIN)
+        .args(["--config.check"])
+        .env("SIDEWATCH_COLLECTOR_CPUU", "true")
+        .output()
+        .expect("run");
+    assert_eq!(env_case.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&env_case.stderr);
+    assert!(stderr.contains("SIDEWATCH_COLLECTOR_CPUU"), "{stderr}");
+    let ok = Command::new(BIN)
+        .args(["--config.check"])
+        .env("SIDEWATCH_COLLECTOR_CPU", "false")
+        .env("SIDEWATCH_COLLECTOR_VMSTAT_FIELDS", "^oom_kill$")
+        .output()
+        .expect("run");
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("configuration is valid: 14 collectors"));
     let help = Command::new(BIN).arg("--help").output().expect("help");
     assert_eq!(help.status.code(), Some(0));
     let help = String::from_utf8_lossy(&help.stdout);

@@ -5,6 +5,16 @@ use std::sync::Arc;
 use sidewatch_common::{BlockingCollector, CollectResult, Family};
 
 use crate::paths::{number, read, HostPaths};
+use sidewatch_common::collector::CollectorDecl;
+use sidewatch_common::Blocking;
+
+use crate::config::NodeConfig;
+
+/// `--collector.cpu`: on by default.
+pub const DECL: CollectorDecl<NodeConfig> =
+    CollectorDecl::on("cpu", "seconds per CPU and mode (/proc/stat)", |c| {
+        Arc::new(Blocking::new(CpuCollector::new(c.paths.clone())))
+    });
 
 pub struct CpuCollector {
     paths: Arc<HostPaths>,

@@ -7,6 +7,33 @@ use regex::Regex;
 use sidewatch_common::{BlockingCollector, CollectResult, Family};
 
 use crate::paths::{parse_with, HostPaths};
+use sidewatch_common::collector::CollectorDecl;
+use sidewatch_common::Blocking;
+
+use crate::config::NodeConfig;
+
+/// `--collector.diskstats`: on by default.
+pub const DECL: CollectorDecl<NodeConfig> =
+    CollectorDecl::on("diskstats", "block device I/O (/proc/diskstats)", |c| {
+        Arc::new(Blocking::new(DiskstatsCollector::new(
+            c.paths.clone(),
+            c.cli.diskstats.device_exclude.clone(),
+        )))
+    });
+
+/// This collector's own flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DiskstatsArgs {
+    /// Block devices to ignore (regular expression).
+    #[arg(
+        id = "collector.diskstats.device-exclude", long = "collector.diskstats.device-exclude",
+        env = "SIDEWATCH_COLLECTOR_DISKSTATS_DEVICE_EXCLUDE",
+        default_value = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$",
+        value_parser = crate::config::parse_regex,
+        value_name = "REGEX"
+    )]
+    pub device_exclude: Regex,
+}
 
 /// Bytes per sector in /proc/diskstats, whatever the device's own sector size.
 const SECTOR_BYTES: f64 = 512.0;

@@ -16,6 +16,57 @@ use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
 use crate::paths::{parse_with, HostPaths};
 
+use sidewatch_common::collector::CollectorDecl;
+use sidewatch_common::Blocking;
+
+use crate::config::NodeConfig;
+
+/// `--collector.filesystem`: on by default.
+pub const DECL: CollectorDecl<NodeConfig> =
+    CollectorDecl::on("filesystem", "filesystem space and inodes (statfs)", |c| {
+        Arc::new(Blocking::new(FilesystemCollector::new(
+            c.paths.clone(),
+            c.cli.filesystem.mount_points_exclude.clone(),
+            c.cli.filesystem.fs_types_exclude.clone(),
+            c.cli.filesystem.mount_timeout,
+        )))
+    });
+
+/// This collector's own flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FilesystemArgs {
+    /// Mount points to ignore (regular expression).
+    #[arg(
+        id = "collector.filesystem.mount-points-exclude", long = "collector.filesystem.mount-points-exclude",
+        env = "SIDEWATCH_COLLECTOR_FILESYSTEM_MOUNT_POINTS_EXCLUDE",
+        default_value = "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)",
+        value_parser = crate::config::parse_regex,
+        value_name = "REGEX"
+    )]
+    pub mount_points_exclude: Regex,
+
+    /// Filesystem types to ignore (regular expression).
+    #[arg(
+        id = "collector.filesystem.fs-types-exclude", long = "collector.filesystem.fs-types-exclude",
+        env = "SIDEWATCH_COLLECTOR_FILESYSTEM_FS_TYPES_EXCLUDE",
+        default_value = "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$",
+        value_parser = crate::config::parse_regex,
+        value_name = "REGEX"
+    )]
+    pub fs_types_exclude: Regex,
+
+    /// How long statfs may take before a mount is marked stuck and skipped
+    /// until it answers again.
+    #[arg(
+        id = "collector.filesystem.mount-timeout", long = "collector.filesystem.mount-timeout",
+        env = "SIDEWATCH_COLLECTOR_FILESYSTEM_MOUNT_TIMEOUT",
+        default_value = "5s",
+        value_parser = sidewatch_common::cli::parse_duration,
+        value_name = "DURATION"
+    )]
+    pub mount_timeout: Duration,
+}
+
 /// The numbers statfs reports, in bytes and inodes.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FsStats {

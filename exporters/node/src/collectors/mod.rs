@@ -1,4 +1,4 @@
-//! One module per collector; [`SPECS`] lists them with their defaults.
+//! One module per collector, each declaring itself; [`ALL`] lists them.
 
 pub mod cpu;
 pub mod diskstats;
@@ -17,36 +17,31 @@ pub mod uname;
 pub mod vmstat;
 
 use sidewatch_common::cli::CollectorSpec;
+use sidewatch_common::collector::CollectorDecl;
 
-const fn on(name: &'static str, help: &'static str) -> CollectorSpec {
-    CollectorSpec {
-        name,
-        default_enabled: true,
-        help,
-    }
-}
+use crate::config::NodeConfig;
 
-/// Every collector sidewatch-node offers, in exposition order.
-pub const SPECS: &[CollectorSpec] = &[
-    on("cpu", "seconds per CPU and mode (/proc/stat)"),
-    on("diskstats", "block device I/O (/proc/diskstats)"),
-    on("filefd", "file handles (/proc/sys/fs/file-nr)"),
-    on("filesystem", "filesystem space and inodes (statfs)"),
-    on("loadavg", "load averages (/proc/loadavg)"),
-    on("meminfo", "memory (/proc/meminfo)"),
-    on("netdev", "network interface counters (/proc/net/dev)"),
-    on(
-        "netstat",
-        "protocol counters (/proc/net/{netstat,snmp,snmp6})",
-    ),
-    on("os", "distribution (os-release)"),
-    on("pressure", "pressure stall information (/proc/pressure)"),
-    on("sockstat", "sockets (/proc/net/sockstat{,6})"),
-    on(
-        "stat",
-        "boot time, context switches, forks, interrupts (/proc/stat)",
-    ),
-    on("time", "system time, zone and clocksources"),
-    on("uname", "kernel identity (uname)"),
-    on("vmstat", "virtual memory counters (/proc/vmstat)"),
+/// Every collector sidewatch-node offers, in exposition order: each declares
+/// itself (name, default, help, how to build it) in its own module.
+pub const ALL: &[CollectorDecl<NodeConfig>] = &[
+    cpu::DECL,
+    diskstats::DECL,
+    filefd::DECL,
+    filesystem::DECL,
+    loadavg::DECL,
+    meminfo::DECL,
+    netdev::DECL,
+    netstat::DECL,
+    os::DECL,
+    pressure::DECL,
+    sockstat::DECL,
+    stat::DECL,
+    time::DECL,
+    uname::DECL,
+    vmstat::DECL,
 ];
+
+/// The specs of [`ALL`], for flags and docs.
+pub fn specs() -> Vec<CollectorSpec> {
+    sidewatch_common::collector::specs(ALL)
+}

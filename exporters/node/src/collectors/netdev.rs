@@ -6,6 +6,35 @@ use regex::Regex;
 use sidewatch_common::{BlockingCollector, CollectResult, Family};
 
 use crate::paths::{parse_with, HostPaths};
+use sidewatch_common::collector::CollectorDecl;
+use sidewatch_common::Blocking;
+
+use crate::config::NodeConfig;
+
+/// `--collector.netdev`: on by default.
+pub const DECL: CollectorDecl<NodeConfig> = CollectorDecl::on(
+    "netdev",
+    "network interface counters (/proc/net/dev)",
+    |c| {
+        Arc::new(Blocking::new(NetdevCollector::new(
+            c.paths.clone(),
+            c.cli.netdev.device_include.clone(),
+            c.cli.netdev.device_exclude.clone(),
+        )))
+    },
+);
+
+/// This collector's own flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NetdevArgs {
+    /// Network devices to include (regular expression); all when unset.
+    #[arg(id = "collector.netdev.device-include", long = "collector.netdev.device-include", env = "SIDEWATCH_COLLECTOR_NETDEV_DEVICE_INCLUDE", value_parser = crate::config::parse_regex, value_name = "REGEX")]
+    pub device_include: Option<Regex>,
+
+    /// Network devices to exclude (regular expression).
+    #[arg(id = "collector.netdev.device-exclude", long = "collector.netdev.device-exclude", env = "SIDEWATCH_COLLECTOR_NETDEV_DEVICE_EXCLUDE", value_parser = crate::config::parse_regex, value_name = "REGEX")]
+    pub device_exclude: Option<Regex>,
+}
 
 pub struct NetdevCollector {
     paths: Arc<HostPaths>,

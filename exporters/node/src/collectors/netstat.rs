@@ -6,6 +6,36 @@ use regex::Regex;
 use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
 use crate::paths::{number, read, HostPaths};
+use sidewatch_common::collector::CollectorDecl;
+use sidewatch_common::Blocking;
+
+use crate::config::NodeConfig;
+
+/// `--collector.netstat`: on by default.
+pub const DECL: CollectorDecl<NodeConfig> = CollectorDecl::on(
+    "netstat",
+    "protocol counters (/proc/net/{netstat,snmp,snmp6})",
+    |c| {
+        Arc::new(Blocking::new(NetstatCollector::new(
+            c.paths.clone(),
+            c.cli.netstat.fields.clone(),
+        )))
+    },
+);
+
+/// This collector's own flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NetstatArgs {
+    /// netstat fields to return, as Protocol_Field (regular expression).
+    #[arg(
+        id = "collector.netstat.fields", long = "collector.netstat.fields",
+        env = "SIDEWATCH_COLLECTOR_NETSTAT_FIELDS",
+        default_value = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$",
+        value_parser = crate::config::parse_regex,
+        value_name = "REGEX"
+    )]
+    pub fields: Regex,
+}
 
 pub struct NetstatCollector {
     paths: Arc<HostPaths>,

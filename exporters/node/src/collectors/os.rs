@@ -5,6 +5,16 @@ use std::sync::Arc;
 use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
 use crate::paths::HostPaths;
+use sidewatch_common::collector::CollectorDecl;
+use sidewatch_common::Blocking;
+
+use crate::config::NodeConfig;
+
+/// `--collector.os`: on by default.
+pub const DECL: CollectorDecl<NodeConfig> =
+    CollectorDecl::on("os", "distribution (os-release)", |c| {
+        Arc::new(Blocking::new(OsCollector::new(c.paths.clone())))
+    });
 
 pub struct OsCollector {
     paths: Arc<HostPaths>,

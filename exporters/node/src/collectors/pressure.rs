@@ -5,6 +5,17 @@ use std::sync::Arc;
 use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
 use crate::paths::{number, read, HostPaths};
+use sidewatch_common::collector::CollectorDecl;
+use sidewatch_common::Blocking;
+
+use crate::config::NodeConfig;
+
+/// `--collector.pressure`: on by default.
+pub const DECL: CollectorDecl<NodeConfig> = CollectorDecl::on(
+    "pressure",
+    "pressure stall information (/proc/pressure)",
+    |c| Arc::new(Blocking::new(PressureCollector::new(c.paths.clone()))),
+);
 
 pub struct PressureCollector {
     paths: Arc<HostPaths>,

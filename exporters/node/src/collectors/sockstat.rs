@@ -5,6 +5,19 @@ use std::sync::Arc;
 use sidewatch_common::{BlockingCollector, CollectResult, Family};
 
 use crate::paths::{number, read, HostPaths};
+use sidewatch_common::collector::CollectorDecl;
+use sidewatch_common::Blocking;
+
+use crate::config::NodeConfig;
+
+/// `--collector.sockstat`: on by default.
+pub const DECL: CollectorDecl<NodeConfig> =
+    CollectorDecl::on("sockstat", "sockets (/proc/net/sockstat{,6})", |c| {
+        Arc::new(Blocking::new(SockstatCollector::new(
+            c.paths.clone(),
+            procfs::page_size(),
+        )))
+    });
 
 pub struct SockstatCollector {
     paths: Arc<HostPaths>,

@@ -5,6 +5,17 @@ use std::sync::Arc;
 use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
 use crate::paths::{number, read, HostPaths};
+use sidewatch_common::collector::CollectorDecl;
+use sidewatch_common::Blocking;
+
+use crate::config::NodeConfig;
+
+/// `--collector.stat`: on by default.
+pub const DECL: CollectorDecl<NodeConfig> = CollectorDecl::on(
+    "stat",
+    "boot time, context switches, forks, interrupts (/proc/stat)",
+    |c| Arc::new(Blocking::new(StatCollector::new(c.paths.clone()))),
+);
 
 pub struct StatCollector {
     paths: Arc<HostPaths>,

@@ -6,6 +6,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sidewatch_common::{BlockingCollector, CollectResult, Family};
 
 use crate::paths::HostPaths;
+use sidewatch_common::collector::CollectorDecl;
+use sidewatch_common::Blocking;
+
+use crate::config::NodeConfig;
+
+/// `--collector.time`: on by default.
+pub const DECL: CollectorDecl<NodeConfig> =
+    CollectorDecl::on("time", "system time, zone and clocksources", |c| {
+        Arc::new(Blocking::new(TimeCollector::new(c.paths.clone())))
+    });
 
 pub struct TimeCollector {
     paths: Arc<HostPaths>,

@@ -6,6 +6,33 @@ use regex::Regex;
 use sidewatch_common::{BlockingCollector, CollectResult, Family};
 
 use crate::paths::{parse_with, HostPaths};
+use sidewatch_common::collector::CollectorDecl;
+use sidewatch_common::Blocking;
+
+use crate::config::NodeConfig;
+
+/// `--collector.vmstat`: on by default.
+pub const DECL: CollectorDecl<NodeConfig> =
+    CollectorDecl::on("vmstat", "virtual memory counters (/proc/vmstat)", |c| {
+        Arc::new(Blocking::new(VmstatCollector::new(
+            c.paths.clone(),
+            c.cli.vmstat.fields.clone(),
+        )))
+    });
+
+/// This collector's own flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VmstatArgs {
+    /// /proc/vmstat fields to return (regular expression).
+    #[arg(
+        id = "collector.vmstat.fields", long = "collector.vmstat.fields",
+        env = "SIDEWATCH_COLLECTOR_VMSTAT_FIELDS",
+        default_value = "^(oom_kill|pgpg|pswp|pg.*fault).*",
+        value_parser = crate::config::parse_regex,
+        value_name = "REGEX"
+    )]
+    pub fields: Regex,
+}
 
 pub struct VmstatCollector {
     paths: Arc<HostPaths>,

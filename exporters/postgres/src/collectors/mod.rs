@@ -19,83 +19,67 @@ use sidewatch_common::{CollectError, CollectFuture, Collector, Family};
 use crate::pool::{Conn, Pool, RowEvent, Rows};
 use crate::queries::{self, FamilySet, QuerySpec};
 
-const fn on(name: &'static str, help: &'static str) -> CollectorSpec {
-    CollectorSpec {
-        name,
-        default_enabled: true,
-        help,
-    }
-}
-
-const fn off(name: &'static str, help: &'static str) -> CollectorSpec {
-    CollectorSpec {
-        name,
-        default_enabled: false,
-        help,
-    }
-}
-
 /// Every collector with its default, as `--collector.<name>` switches.
 pub const SPECS: &[CollectorSpec] = &[
-    on(
+    CollectorSpec::on(
         "database",
         "database sizes and connection limits (pg_database)",
     ),
-    on("locks", "locks by database and mode (pg_locks)"),
-    on("replication", "replica lag (pg_last_xact_replay_timestamp)"),
-    on(
+    CollectorSpec::on("locks", "locks by database and mode (pg_locks)"),
+    CollectorSpec::on("replication", "replica lag (pg_last_xact_replay_timestamp)"),
+    CollectorSpec::on(
         "replication_slot",
         "replication slots (pg_replication_slots)",
     ),
-    on("settings", "numeric server settings (pg_settings)"),
-    on("stat_activity", "connections by state (pg_stat_activity)"),
-    on("stat_archiver", "WAL archiving (pg_stat_archiver)"),
-    on(
+    CollectorSpec::on("settings", "numeric server settings (pg_settings)"),
+    CollectorSpec::on("stat_activity", "connections by state (pg_stat_activity)"),
+    CollectorSpec::on("stat_archiver", "WAL archiving (pg_stat_archiver)"),
+    CollectorSpec::on(
         "stat_bgwriter",
         "background writer; checkpointer on 17+ (pg_stat_bgwriter, pg_stat_checkpointer)",
     ),
-    on(
+    CollectorSpec::on(
         "stat_database",
         "per-database statistics and conflicts (pg_stat_database)",
     ),
-    on(
+    CollectorSpec::on(
         "stat_progress_vacuum",
         "running vacuums (pg_stat_progress_vacuum)",
     ),
-    on("stat_replication", "WAL senders (pg_stat_replication)"),
-    on(
+    CollectorSpec::on("stat_replication", "WAL senders (pg_stat_replication)"),
+    CollectorSpec::on(
         "stat_user_tables",
         "table statistics, per database (pg_stat_user_tables)",
     ),
-    on(
+    CollectorSpec::on(
         "statio_user_tables",
         "table I/O, per database (pg_statio_user_tables)",
     ),
-    on(
+    CollectorSpec::on(
         "vector",
         "pgvector and RuVector indexes, columns, builds and searches",
     ),
-    on("wal", "WAL directory size (pg_ls_waldir)"),
-    off("database_wraparound", "transaction ID age per database"),
-    off(
+    CollectorSpec::on("wal", "WAL directory size (pg_ls_waldir)"),
+    CollectorSpec::off("database_wraparound", "transaction ID age per database"),
+    CollectorSpec::off(
         "long_running_transactions",
         "transactions open longer than a minute",
     ),
-    off("postmaster", "postmaster start time"),
-    off(
+    CollectorSpec::off("postmaster", "postmaster start time"),
+    CollectorSpec::off(
         "process_idle",
         "idle connections by application, as a histogram of idle time",
     ),
-    off("stat_activity_autovacuum", "running autovacuum workers"),
-    off(
+    CollectorSpec::off("stat_activity_autovacuum", "running autovacuum workers"),
+    CollectorSpec::off(
         "stat_statements",
         "top statements by time (pg_stat_statements), bounded",
     ),
-    off(
+    CollectorSpec::off(
         "stat_wal_receiver",
         "WAL receiver on a replica (pg_stat_wal_receiver)",
     ),
-    off(
+    CollectorSpec::off(
         "statio_user_indexes",
         "index I/O, per database (pg_statio_user_indexes)",
     ),
