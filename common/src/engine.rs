@@ -1,6 +1,5 @@
 //! The scrape engine: every enabled collector, concurrently, under one deadline.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -341,8 +340,7 @@ impl ScrapeEngine {
         elapsed: Duration,
     ) -> Snapshot {
         let ns = self.info.namespace;
-        let mut families: Vec<Family> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut set = crate::metrics::FamilySet::default();
         let mut duration = Family::gauge(
             format!("{ns}_scrape_collector_duration_seconds"),
             format!("{}: Duration of a collector scrape.", self.info.exporter),
@@ -374,15 +372,9 @@ impl ScrapeEngine {
                     family.samples.truncate(budget);
                 }
                 budget -= family.samples.len();
-                // Two collectors may contribute to one family; merge so the
+                // Two collectors may contribute to one family; merged so the
                 // exposition has each name once.
-                match index.get(&family.name) {
-                    Some(&i) => families[i].samples.append(&mut family.samples),
-                    None => {
-                        index.insert(family.name.clone(), families.len());
-                        families.push(family);
-                    }
-                }
+                set.push(family);
             }
             if cut > 0 {
                 tracing::warn!(
@@ -401,7 +393,7 @@ impl ScrapeEngine {
             dropped.add(&labels, total as f64);
         }
         if let Some(up) = up {
-            families.push(
+            set.push(
                 Family::gauge(
                     format!("{ns}_up"),
                     "Whether the last scrape could reach the target (1) or not (0).",
@@ -409,13 +401,13 @@ impl ScrapeEngine {
                 .with(&[], if up { 1.0 } else { 0.0 }),
             );
         }
-        families.push(duration);
-        families.push(success);
-        families.push(dropped);
+        set.push(duration);
+        set.push(success);
+        set.push(dropped);
         if let Some(peer) = self.info.peer_self_metrics {
-            families.extend(self.peer_families(peer, &failed, up, elapsed));
+            set.extend(self.peer_families(peer, &failed, up, elapsed));
         }
-        families.push(
+        set.push(
             Family::gauge(
                 "sidewatch_build_info",
                 "A metric with a constant '1' value labelled by the exporter and its version.",
@@ -428,7 +420,8 @@ impl ScrapeEngine {
                 1.0,
             ),
         );
-        families.extend(process::families());
+        set.extend(process::families());
+        let families = set.into_families();
         Snapshot { families }
     }
 

@@ -84,6 +84,56 @@ impl Family {
     }
 }
 
+/// Families being assembled, each name once, in first-seen order: the one
+/// family builder the engine, custom queries and INFO mappings share.
+#[derive(Default)]
+pub struct FamilySet {
+    families: Vec<Family>,
+    index: std::collections::HashMap<String, usize>,
+}
+
+impl FamilySet {
+    pub fn family(&mut self, name: &str, help: &str, kind: MetricKind) -> &mut Family {
+        let i = match self.index.get(name) {
+            Some(&i) => i,
+            None => {
+                self.index.insert(name.to_owned(), self.families.len());
+                self.families.push(Family::new(name, help, kind));
+                self.families.len() - 1
+            }
+        };
+        &mut self.families[i]
+    }
+
+    pub fn push(&mut self, family: Family) {
+        match self.index.get(&family.name) {
+            Some(&i) => self.families[i].samples.extend(family.samples),
+            None => {
+                self.index.insert(family.name.clone(), self.families.len());
+                self.families.push(family);
+            }
+        }
+    }
+
+    pub fn extend(&mut self, families: Vec<Family>) {
+        for f in families {
+            self.push(f);
+        }
+    }
+
+    pub fn series(&self) -> usize {
+        self.families.iter().map(|f| f.samples.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.families.is_empty()
+    }
+
+    pub fn into_families(self) -> Vec<Family> {
+        self.families
+    }
+}
+
 /// The result of one scrape: every family, in a stable order.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {

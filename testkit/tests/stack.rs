@@ -176,6 +176,39 @@ fn rules_reference_only_what_the_live_fleet_emits() {
         missing.join("\n")
     );
 
+    // The other way round: a fleet-wide regex over the exporters'
+    // namespaces (collector failures, durations) covers every exporter
+    // running, so a new exporter cannot be left out of it.
+    let fleet_wide: Vec<String> = rules()
+        .into_iter()
+        .map(|r| r.1)
+        .chain(dashboard_queries().into_iter().map(|q| q.1))
+        .flat_map(|expr| {
+            let parsed = parser::parse(&expr).unwrap_or_else(|e| panic!("{expr}: {e}"));
+            let (mut names, mut regexes) = (BTreeSet::new(), Vec::new());
+            selectors(&parsed, &mut names, &mut regexes);
+            regexes
+        })
+        .filter(|re| re.contains("_scrape_collector_"))
+        .collect();
+    assert!(
+        !fleet_wide.is_empty(),
+        "no fleet-wide collector regex found"
+    );
+    for name in stored
+        .iter()
+        .filter(|n| n.ends_with("_scrape_collector_success"))
+    {
+        let wanted = name.replace("_success", "_duration_seconds");
+        for re in &fleet_wide {
+            let compiled = regex::Regex::new(&format!("^(?:{re})$")).expect("regex");
+            assert!(
+                compiled.is_match(name) || compiled.is_match(&wanted),
+                "{re} leaves out the live exporter emitting {name}"
+            );
+        }
+    }
+
     // Every recording rule returns data from the live stack.
     let mut empty = Vec::new();
     for rec in &recorded {

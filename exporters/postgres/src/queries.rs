@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use sidewatch_common::metrics::LabelName;
-use sidewatch_common::{Family, MetricKind};
+use sidewatch_common::MetricKind;
 
 use crate::pool::Rows;
 
@@ -468,50 +468,7 @@ fn format_le(v: f64) -> String {
     }
 }
 
-/// Families being assembled, each name once, in first-seen order.
-#[derive(Default)]
-pub struct FamilySet {
-    families: Vec<Family>,
-    index: HashMap<String, usize>,
-}
-
-impl FamilySet {
-    pub fn family(&mut self, name: &str, help: &str, kind: MetricKind) -> &mut Family {
-        let i = match self.index.get(name) {
-            Some(&i) => i,
-            None => {
-                self.index.insert(name.to_owned(), self.families.len());
-                self.families.push(Family::new(name, help, kind));
-                self.families.len() - 1
-            }
-        };
-        &mut self.families[i]
-    }
-
-    pub fn push(&mut self, family: Family) {
-        match self.index.get(&family.name) {
-            Some(&i) => self.families[i].samples.extend(family.samples),
-            None => {
-                self.index.insert(family.name.clone(), self.families.len());
-                self.families.push(family);
-            }
-        }
-    }
-
-    pub fn extend(&mut self, families: Vec<Family>) {
-        for f in families {
-            self.push(f);
-        }
-    }
-
-    pub fn series(&self) -> usize {
-        self.families.iter().map(|f| f.samples.len()).sum()
-    }
-
-    pub fn into_families(self) -> Vec<Family> {
-        self.families
-    }
-}
+pub use sidewatch_common::metrics::FamilySet;
 
 /// Longest label value a custom query may emit, in bytes; longer values are
 /// cut at a character boundary (a query returning document text as a label

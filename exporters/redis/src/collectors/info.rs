@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use sidewatch_common::metrics::FamilySet;
 use sidewatch_common::{CollectError, CollectFuture, Collector, Family, MetricKind};
 
 use crate::client::{Client, ClientError};
@@ -703,17 +704,17 @@ fn commandstats(out: &mut Families, info: &Info) {
     }
 }
 
-/// Families in first-seen order, one per name.
+/// Families under one namespace, built with the shared [`FamilySet`].
 struct Families {
     ns: String,
-    list: Vec<Family>,
+    set: FamilySet,
 }
 
 impl Families {
     fn new(ns: &str) -> Self {
         Self {
             ns: ns.to_owned(),
-            list: Vec::new(),
+            set: FamilySet::default(),
         }
     }
 
@@ -725,19 +726,13 @@ impl Families {
         labels: &[(&'static str, &str)],
         v: f64,
     ) {
-        let name = format!("{}_{metric}", self.ns);
-        match self.list.iter_mut().find(|f| f.name == name) {
-            Some(f) => f.add(labels, v),
-            None => {
-                let mut f = Family::new(name, help, kind);
-                f.add(labels, v);
-                self.list.push(f);
-            }
-        }
+        self.set
+            .family(&format!("{}_{metric}", self.ns), help, kind)
+            .add(labels, v);
     }
 
     fn finish(self) -> Vec<Family> {
-        self.list
+        self.set.into_families()
     }
 }
 
