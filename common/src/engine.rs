@@ -146,6 +146,8 @@ pub struct ScrapeEngine {
     settings: ScrapeSettings,
     collectors: Vec<CollectorSlot>,
     probe: Option<Arc<dyn TargetProbe>>,
+    /// Whether snapshots carry the exporter's own `process_*` families.
+    process_families: bool,
     in_flight: Mutex<Option<SharedScrape>>,
     collections: AtomicU64,
     /// Sum of whole-collection durations, in microseconds.
@@ -168,7 +170,30 @@ impl ScrapeEngine {
         collectors: Vec<Arc<dyn Collector>>,
         probe: Option<Arc<dyn TargetProbe>>,
     ) -> Arc<Self> {
+        Self::build(info, settings, collectors, probe, true)
+    }
+
+    /// An engine for one target of a multi-target request: its answer has
+    /// the target's families and the collector bookkeeping, not the
+    /// exporter's own `process_*` families (those are on `/metrics`).
+    pub fn for_target(
+        info: ExporterInfo,
+        settings: ScrapeSettings,
+        collectors: Vec<Arc<dyn Collector>>,
+        probe: Option<Arc<dyn TargetProbe>>,
+    ) -> Arc<Self> {
+        Self::build(info, settings, collectors, probe, false)
+    }
+
+    fn build(
+        info: ExporterInfo,
+        settings: ScrapeSettings,
+        collectors: Vec<Arc<dyn Collector>>,
+        probe: Option<Arc<dyn TargetProbe>>,
+        process_families: bool,
+    ) -> Arc<Self> {
         Arc::new(Self {
+            process_families,
             info,
             settings,
             collectors: collectors
@@ -420,7 +445,9 @@ impl ScrapeEngine {
                 1.0,
             ),
         );
-        set.extend(process::families());
+        if self.process_families {
+            set.extend(process::families());
+        }
         let families = set.into_families();
         Snapshot { families }
     }

@@ -62,7 +62,10 @@ pub trait ProbeHandler: Send + Sync + 'static {
         &self,
         params: std::collections::HashMap<String, String>,
         deadline: Duration,
-    ) -> futures::future::BoxFuture<'static, Result<crate::metrics::Snapshot, (StatusCode, String)>>;
+    ) -> futures::future::BoxFuture<
+        'static,
+        Result<Arc<crate::metrics::Snapshot>, (StatusCode, String)>,
+    >;
 }
 
 impl HttpOptions {
@@ -275,7 +278,7 @@ async fn probe_handler(
     let format = Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
     match probe.0.probe(params, deadline).await {
         Ok(snapshot) => {
-            let body = exposition::encode(&Arc::new(snapshot), format);
+            let body = exposition::encode(&snapshot, format);
             ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
         }
         Err((status, message)) => (status, format!("{message}\n")).into_response(),

@@ -4,6 +4,7 @@
 //! - [`engine`]: the scrape engine (deadline, isolation, coalescing, series limit)
 //! - [`collector`]: the collector traits
 //! - [`metrics`] / [`exposition`]: the snapshot model and its two text formats
+//! - [`multitarget`]: `/probe` and `/scrape`, once for every exporter
 //! - [`http`]: `/metrics`, health, landing page, graceful shutdown
 //! - [`webconfig`]: the exporter-toolkit web config (TLS, basic auth)
 //! - [`tls`]: PEM loading and TLS client settings for targets
@@ -23,6 +24,7 @@ pub mod healthcheck;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod multitarget;
 pub mod probe;
 pub mod process;
 pub mod tls;

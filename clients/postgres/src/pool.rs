@@ -346,6 +346,11 @@ impl Pool {
         &self.settings
     }
 
+    /// Closes every connection no query is using; the next query reconnects.
+    pub fn close_idle(&self) {
+        while self.evict_idle(None) {}
+    }
+
     /// Connections open right now (for tests and the landing page).
     pub fn open_connections(&self) -> usize {
         self.settings.max_connections.max(1) - self.permits.available_permits()

@@ -38,13 +38,11 @@ pub use sidewatch_postgres_client::{dsn, pool};
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::future::BoxFuture;
-use sidewatch_common::http::{ProbeHandler, ProbeRoute, StatusCode};
-use sidewatch_common::{
-    Collector, ExporterInfo, ScrapeEngine, ScrapeSettings, Snapshot, TargetProbe,
-};
+use sidewatch_common::http::{ProbeRoute, StatusCode};
+use sidewatch_common::multitarget::{MultiTarget, TargetEngine, Targets};
+use sidewatch_common::{Collector, ExporterInfo, ScrapeEngine, ScrapeSettings, TargetProbe};
 
 use crate::collectors::settings::SettingsCollector;
 use crate::collectors::stat_statements::{StatStatementsCollector, StatStatementsOptions};
@@ -252,34 +250,60 @@ fn allowed(policy: &TargetPolicy, config: &tokio_postgres::Config) -> Result<(),
     Ok(())
 }
 
-impl ProbeHandler for PgProbeHandler {
-    fn probe(
+impl MultiTarget for PgProbeHandler {
+    type Target = Target;
+
+    fn path(&self) -> &'static str {
+        "/probe"
+    }
+
+    fn target(
         &self,
-        params: HashMap<String, String>,
-        deadline: Duration,
-    ) -> BoxFuture<'static, Result<Snapshot, (StatusCode, String)>> {
-        let target = self.target(&params);
-        let pool_settings = PoolSettings {
-            max_connections: 1,
-            ..self.pool.clone()
-        };
-        let scrape = self.scrape.clone();
-        let labels = self.constant_labels.clone();
-        let plan = self.plan.clone();
-        let budget = Arc::clone(&self.budget);
-        Box::pin(async move {
-            let target = target?;
-            let (engine, _pool) = build_engine_for(
-                target,
-                pool_settings,
-                &budget,
-                scrape,
-                &labels,
-                DatabaseSelection::default(),
-                &plan,
-            );
-            Ok(engine.collect(deadline).await)
-        })
+        params: &HashMap<String, String>,
+    ) -> Result<(String, Target), (StatusCode, String)> {
+        let target = self.target(params)?;
+        // The auth module is part of the key: the same server with other
+        // credentials is another target.
+        let key = format!(
+            "{}\u{0}{}",
+            params.get("target").map(String::as_str).unwrap_or_default(),
+            params
+                .get("auth_module")
+                .map(String::as_str)
+                .unwrap_or_default()
+        );
+        Ok((key, target))
+    }
+
+    fn engine(&self, target: Target) -> TargetEngine {
+        let pool = Pool::with_budget(
+            target,
+            PoolSettings {
+                max_connections: 1,
+                ..self.pool.clone()
+            },
+            &self.budget,
+        );
+        let ctx = PgContext::new(
+            Arc::clone(&pool),
+            &self.constant_labels,
+            DatabaseSelection::default(),
+        );
+        let engine = ScrapeEngine::for_target(
+            INFO,
+            self.scrape.clone(),
+            build_collectors(&ctx, &self.plan),
+            Some(Arc::new(PgProbe(Arc::clone(&ctx)))),
+        );
+        // The caller named this server; its connection is not kept open
+        // between requests.
+        TargetEngine {
+            engine,
+            release: Some(Box::new(move || {
+                pool.close_idle();
+                Box::pin(async {})
+            })),
+        }
     }
 }
 
@@ -302,7 +326,7 @@ pub fn build(config: &PgConfig) -> (Option<Watched>, ProbeRoute) {
             &plan,
         )
     });
-    let probe = ProbeRoute(Arc::new(PgProbeHandler {
+    let probe = ProbeRoute(Arc::new(Targets::new(PgProbeHandler {
         plan,
         auth_modules: config.auth_modules.clone(),
         pool: config.pool.clone(),
@@ -310,7 +334,7 @@ pub fn build(config: &PgConfig) -> (Option<Watched>, ProbeRoute) {
         policy: config.probe_policy.clone(),
         scrape: config.cli.common.scrape.settings(),
         constant_labels: config.constant_labels.clone(),
-    }));
+    })));
     (main, probe)
 }
 

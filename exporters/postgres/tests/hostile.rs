@@ -216,3 +216,35 @@ fn a_million_rows_are_streamed_and_cut_at_the_limit() {
         "peak RSS {peak} bytes, {before} before the scrape"
     );
 }
+
+/// Concurrent probes of one target share its engine: ten callers at once
+/// make one collection (a custom query that counts its runs with a sequence
+/// runs about once, not ten times), the answer carries the target's families
+/// but not the exporter's own process families, and the probe's connection
+/// is closed afterwards.
+#[test]
+fn concurrent_probes_of_one_target_share_one_collection() {
+    let pg = postgres();
+    pg.psql("postgres", "CREATE SEQUENCE probe_runs");
+    let dir = tempfile::tempdir().expect("tmp");
+    let q = file(
+        &dir,
+        "q.yaml",
+        "runs:\n  query: SELECT nextval('probe_runs') AS n FROM pg_sleep(0.5)\n  metrics:\n    - n: {usage: GAUGE, description: runs}\n",
+    );
+    let e = Exporter::start_unchecked(bin(), &[&format!("--extend.query-path={q}")]);
+    assert!(e.wait_listening());
+    let target = format!("postgresql://postgres@127.0.0.1:{}/postgres?sslmode=disable", pg.port);
+    let bodies = probe_wave(&e, &target, 10);
+    for body in &bodies {
+        let body = body.as_ref().expect("probe");
+        assert!(body.contains("pg_up 1"), "{body}");
+        assert!(body.contains("runs_n"), "{body}");
+        assert!(!body.contains("process_resident_memory_bytes"), "{body}");
+    }
+    let runs = number(&pg, "postgres", "SELECT last_value FROM probe_runs");
+    assert!(runs < 10.0, "{runs} collections for 10 concurrent probes of one target");
+    wait_for("the probe connection to close", || exporter_connections(&pg) == 0);
+    let own = sidewatch_testkit::http_get(&e.url("/metrics")).expect("metrics");
+    assert!(own.contains("process_resident_memory_bytes"));
+}

@@ -39,13 +39,13 @@ pub use sidewatch_redis_client::{client, resp, target};
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::future::BoxFuture;
-use sidewatch_common::http::{ProbeHandler, ProbeRoute, StatusCode};
+use sidewatch_common::http::{ProbeRoute, StatusCode};
+use sidewatch_common::multitarget::{MultiTarget, TargetEngine, Targets};
 use sidewatch_common::probe::{ProbeEndpoint, TargetPolicy};
 use sidewatch_common::{
-    Collector, ExporterInfo, PeerSelfMetrics, ScrapeEngine, ScrapeSettings, Snapshot, TargetProbe,
+    Collector, ExporterInfo, PeerSelfMetrics, ScrapeEngine, ScrapeSettings, TargetProbe,
 };
 
 use crate::client::{Client, ClientSettings};
@@ -193,27 +193,41 @@ impl ScrapeHandler {
     }
 }
 
-impl ProbeHandler for ScrapeHandler {
+impl MultiTarget for ScrapeHandler {
+    type Target = Target;
+
     fn path(&self) -> &'static str {
         "/scrape"
     }
 
-    fn probe(
+    fn target(
         &self,
-        params: HashMap<String, String>,
-        deadline: Duration,
-    ) -> BoxFuture<'static, Result<Snapshot, (StatusCode, String)>> {
-        let target = self.target(&params);
-        let client = self.client.clone();
-        let scrape = self.scrape.clone();
-        let ns = self.namespace;
-        let checks = self.checks.clone();
-        Box::pin(async move {
-            let (engine, client) = build_engine_for(target?, client, scrape, ns, &checks);
-            let snapshot = engine.collect(deadline).await;
-            client.close().await;
-            Ok(snapshot)
-        })
+        params: &HashMap<String, String>,
+    ) -> Result<(String, Target), (StatusCode, String)> {
+        let target = self.target(params)?;
+        // The password comes from the address or the password file, both
+        // fixed by the address: the address alone tells targets apart.
+        let key = params.get("target").cloned().unwrap_or_default();
+        Ok((key, target))
+    }
+
+    fn engine(&self, target: Target) -> TargetEngine {
+        let client = Client::new(target, self.client.clone());
+        let engine = ScrapeEngine::for_target(
+            info(self.namespace),
+            self.scrape.clone(),
+            build_collectors(&client, self.namespace, &self.checks),
+            Some(Arc::new(RedisProbe(Arc::clone(&client)))),
+        );
+        // Each /scrape's connection holds a --redis.max-connections slot:
+        // closed after the request, not kept for the next.
+        TargetEngine {
+            engine,
+            release: Some(Box::new(move || {
+                let client = Arc::clone(&client);
+                Box::pin(async move { client.close().await })
+            })),
+        }
     }
 }
 
@@ -232,7 +246,7 @@ pub fn build(config: &RedisConfig) -> (Option<Watched>, ProbeRoute) {
             &config.checks,
         )
     });
-    let route = ProbeRoute(Arc::new(ScrapeHandler {
+    let route = ProbeRoute(Arc::new(Targets::new(ScrapeHandler {
         namespace: config.namespace,
         checks: config.checks.clone(),
         client: config.client.clone(),
@@ -240,7 +254,7 @@ pub fn build(config: &RedisConfig) -> (Option<Watched>, ProbeRoute) {
         password_map: config.password_map.clone(),
         user: config.cli.user.clone(),
         policy: config.probe_policy.clone(),
-    }));
+    })));
     (main, route)
 }
 
