@@ -334,6 +334,29 @@ pub fn enabled_collectors(matches: &ArgMatches, specs: &[CollectorSpec]) -> Vec<
         .collect()
 }
 
+/// A YAML configuration file that does not parse into its schema: where and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlError {
+    /// 1-based; 1 when the parser names no place.
+    pub line: usize,
+    /// The parser's message without its own " at line L column C".
+    pub message: String,
+}
+
+/// Parses a configuration file's text into `T`, the error with its line:
+/// every exporter's files report problems the same way (`file:line: why`).
+pub fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, YamlError> {
+    serde_yaml::from_str(text).map_err(|e| {
+        let line = e.location().map_or(1, |l| l.line());
+        let message = e.to_string();
+        let message = match message.find(" at line ") {
+            Some(i) => message[..i].to_owned(),
+            None => message,
+        };
+        YamlError { line, message }
+    })
+}
+
 /// Why the program could not start, and the exit code to use.
 #[derive(Debug)]
 pub enum StartError {

@@ -346,6 +346,23 @@ impl Pool {
         &self.settings
     }
 
+    /// Server-side timeout for one query: what it asks for (or
+    /// `statement_timeout`), never more than what is left of the scrape.
+    /// The one place where this client caps a statement by the deadline.
+    pub fn statement_timeout(&self, wanted: Option<Duration>) -> Duration {
+        let wanted = wanted.unwrap_or(self.settings.statement_timeout);
+        let left = sidewatch_common::time_left(wanted).saturating_sub(Duration::from_millis(50));
+        wanted.min(left).max(Duration::from_millis(1))
+    }
+
+    /// The up-probe of this server: `SELECT 1` in the target's database.
+    pub async fn ping(&self) -> Result<(), PgError> {
+        let conn = self.get(&self.target.database).await?;
+        conn.query("SELECT 1", self.statement_timeout(None))
+            .await
+            .map(|_| ())
+    }
+
     /// Closes every connection no query is using; the next query reconnects.
     pub fn close_idle(&self) {
         while self.evict_idle(None) {}

@@ -143,6 +143,11 @@ impl Client {
         }
     }
 
+    /// The up-probe of this server: PING over the connection.
+    pub async fn ping(&self) -> Result<(), ClientError> {
+        self.session().await?.cmd(&[b"PING"]).await.map(|_| ())
+    }
+
     /// Closes the connection; the next session reconnects.
     pub async fn close(&self) {
         *self.conn.lock().await = None;

@@ -124,16 +124,10 @@ pub struct PgProbe(pub Arc<PgContext>);
 impl TargetProbe for PgProbe {
     fn probe(&self) -> BoxFuture<'_, bool> {
         Box::pin(async move {
-            match self.0.main().await {
-                Ok(conn) => match self.0.run(&conn, "SELECT 1", None).await {
-                    Ok(_) => true,
-                    Err(e) => {
-                        tracing::warn!(server = %self.0.pool.target().server, error = %e, "target does not answer");
-                        false
-                    }
-                },
+            match self.0.pool.ping().await {
+                Ok(()) => true,
                 Err(e) => {
-                    tracing::warn!(error = %e, "cannot connect to target");
+                    tracing::warn!(server = %self.0.pool.target().server, error = %e, "target does not answer");
                     false
                 }
             }

@@ -197,16 +197,8 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<QuerySpec>, QueryFileError> {
     if text.trim().is_empty() {
         return Ok(Vec::new());
     }
-    let raw: BTreeMap<String, RawQuery> = serde_yaml::from_str(text).map_err(|e| {
-        let line = e.location().map(|l| l.line()).unwrap_or(1);
-        // serde_yaml appends " at line L column C"; the prefix says it already.
-        let msg = e.to_string();
-        let msg = match msg.find(" at line ") {
-            Some(i) => msg[..i].to_owned(),
-            None => msg,
-        };
-        err(line, msg)
-    })?;
+    let raw: BTreeMap<String, RawQuery> =
+        sidewatch_common::cli::parse_yaml(text).map_err(|e| err(e.line, e.message))?;
     let line_of = |name: &str| -> usize {
         text.lines()
             .position(|l| {

@@ -234,7 +234,10 @@ fn concurrent_probes_of_one_target_share_one_collection() {
     );
     let e = Exporter::start_unchecked(bin(), &[&format!("--extend.query-path={q}")]);
     assert!(e.wait_listening());
-    let target = format!("postgresql://postgres@127.0.0.1:{}/postgres?sslmode=disable", pg.port);
+    let target = format!(
+        "postgresql://postgres@127.0.0.1:{}/postgres?sslmode=disable",
+        pg.port
+    );
     let bodies = probe_wave(&e, &target, 10);
     for body in &bodies {
         let body = body.as_ref().expect("probe");
@@ -243,8 +246,13 @@ fn concurrent_probes_of_one_target_share_one_collection() {
         assert!(!body.contains("process_resident_memory_bytes"), "{body}");
     }
     let runs = number(&pg, "postgres", "SELECT last_value FROM probe_runs");
-    assert!(runs < 10.0, "{runs} collections for 10 concurrent probes of one target");
-    wait_for("the probe connection to close", || exporter_connections(&pg) == 0);
+    assert!(
+        runs < 10.0,
+        "{runs} collections for 10 concurrent probes of one target"
+    );
+    wait_for("the probe connection to close", || {
+        exporter_connections(&pg) == 0
+    });
     let own = sidewatch_testkit::http_get(&e.url("/metrics")).expect("metrics");
     assert!(own.contains("process_resident_memory_bytes"));
 }

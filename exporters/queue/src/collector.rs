@@ -43,8 +43,6 @@ pub struct QueueCollector {
     pub discovery: KeyBudget,
     /// Most queues one pattern is read as per scrape (`--discover.max-queues`).
     pub max_pattern_queues: usize,
-    /// Server-side timeout of SQL queries (never past the scrape deadline).
-    pub statement_timeout: Duration,
 }
 
 /// (state, depth, oldest age) rows of one queue, plus stream groups.
@@ -53,14 +51,8 @@ type Rows = (Vec<(String, f64, Option<f64>)>, QueueReading);
 impl QueueCollector {
     async fn up(&self, backend: &Backend) -> bool {
         match backend {
-            Backend::Redis(c) => match c.session().await {
-                Ok(mut s) => s.cmd(&[b"PING"]).await.is_ok(),
-                Err(_) => false,
-            },
-            Backend::Postgres(p) => match p.get(&p.target().database).await {
-                Ok(conn) => conn.query("SELECT 1", self.statement_timeout).await.is_ok(),
-                Err(_) => false,
-            },
+            Backend::Redis(c) => c.ping().await.is_ok(),
+            Backend::Postgres(p) => p.ping().await.is_ok(),
         }
     }
 
@@ -86,10 +78,8 @@ impl QueueCollector {
                     .get(&pool.target().database)
                     .await
                     .map_err(|e| e.to_string())?;
-                let timeout =
-                    sidewatch_common::time_left(self.statement_timeout).min(self.statement_timeout);
                 let result = conn
-                    .query(query, timeout)
+                    .query(query, pool.statement_timeout(None))
                     .await
                     .map_err(|e| e.to_string())?;
                 let depth = result

@@ -79,10 +79,8 @@ pub fn load(path: &Path) -> Result<File, String> {
 
 /// Parses and checks; errors start with the line number.
 pub fn parse(text: &str) -> Result<File, String> {
-    let file: File = serde_yaml::from_str(text).map_err(|e| match e.location() {
-        Some(l) => format!("{}: {e}", l.line()),
-        None => format!(" {e}"),
-    })?;
+    let file: File = sidewatch_common::cli::parse_yaml(text)
+        .map_err(|e| format!("{}: {}", e.line, e.message))?;
     let line_of = |needle: &str| {
         text.lines()
             .position(|l| l.contains(needle))

@@ -94,7 +94,6 @@ impl QueueConfig {
         let collector = QueueCollector {
             backends,
             queues,
-            statement_timeout: cli.statement_timeout,
             max_pattern_queues: usize::try_from(cli.discover_max_queues).unwrap_or(usize::MAX),
             discovery: KeyBudget {
                 max_keys: usize::try_from(cli.discover_max_keys).unwrap_or(usize::MAX),

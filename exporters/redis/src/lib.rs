@@ -115,12 +115,7 @@ pub struct RedisProbe(pub Arc<Client>);
 impl TargetProbe for RedisProbe {
     fn probe(&self) -> BoxFuture<'_, bool> {
         Box::pin(async move {
-            let result = async {
-                let mut s = self.0.session().await?;
-                s.cmd(&[b"PING"]).await
-            }
-            .await;
-            match result {
+            match self.0.ping().await {
                 Ok(_) => true,
                 Err(e) => {
                     tracing::warn!(addr = %self.0.target().display(), error = %e, "target does not answer");

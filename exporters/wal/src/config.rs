@@ -129,10 +129,8 @@ pub fn load_file(path: &std::path::Path) -> Result<Vec<DirConfig>, String> {
 
 /// Parses a config file's text; `origin` names it in errors.
 pub fn parse_file(text: &str, origin: &str) -> Result<Vec<DirConfig>, String> {
-    let file: FileConfig = serde_yaml::from_str(text).map_err(|e| match e.location() {
-        Some(l) => format!("{origin}:{}: {e}", l.line()),
-        None => format!("{origin}: {e}"),
-    })?;
+    let file: FileConfig = sidewatch_common::cli::parse_yaml(text)
+        .map_err(|e| format!("{origin}:{}: {}", e.line, e.message))?;
     let mut out = Vec::new();
     for (i, d) in file.dirs.into_iter().enumerate() {
         let what = format!("{origin}: dirs[{i}]");

@@ -175,10 +175,7 @@ impl PgContext {
     /// Server-side timeout for one query: what it asks for (or the default),
     /// never more than what is left of the scrape.
     pub fn timeout(&self, wanted: Option<Duration>) -> Duration {
-        let default = self.pool.settings().statement_timeout;
-        let wanted = wanted.unwrap_or(default);
-        let left = sidewatch_common::time_left(wanted).saturating_sub(Duration::from_millis(50));
-        wanted.min(left).max(Duration::from_millis(1))
+        self.pool.statement_timeout(wanted)
     }
 
     /// Runs one query with a server-side timeout and a client-side one just
