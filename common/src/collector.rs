@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::metrics::Family;
@@ -38,19 +38,84 @@ impl CollectError {
 pub type CollectResult = Result<Vec<Family>, CollectError>;
 pub type CollectFuture<'a> = Pin<Box<dyn Future<Output = CollectResult> + Send + 'a>>;
 
+/// What the engine hands each collector run, explicitly: when the scrape must
+/// be answered, the per-collector series limit, and a counter for the series
+/// the collector drops itself. Clients take [`ScrapeContext::deadline`] as an
+/// argument; nothing reads it from ambient state.
+#[derive(Clone, Debug)]
+pub struct ScrapeContext {
+    deadline: tokio::time::Instant,
+    series_limit: usize,
+    dropped: Arc<AtomicU64>,
+}
+
+impl ScrapeContext {
+    pub fn new(deadline: tokio::time::Instant, series_limit: usize) -> Self {
+        Self {
+            deadline,
+            series_limit,
+            dropped: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// A context ending `timeout` from now, with no series limit (tests,
+    /// health checks).
+    pub fn within(timeout: std::time::Duration) -> Self {
+        Self::new(tokio::time::Instant::now() + timeout, usize::MAX)
+    }
+
+    /// When the scrape must be answered.
+    pub fn deadline(&self) -> tokio::time::Instant {
+        self.deadline
+    }
+
+    /// What is left until the deadline.
+    pub fn time_left(&self) -> std::time::Duration {
+        self.deadline
+            .saturating_duration_since(tokio::time::Instant::now())
+    }
+
+    /// The same run with a deadline of `at`, or the current one when that
+    /// is sooner: a collector gives part of its work a budget of its own.
+    pub fn until(&self, at: tokio::time::Instant) -> Self {
+        Self {
+            deadline: self.deadline.min(at),
+            ..self.clone()
+        }
+    }
+
+    /// The per-collector series limit (`--scrape.series-limit`): a collector
+    /// that reads rows can stop keeping them past it.
+    pub fn series_limit(&self) -> usize {
+        self.series_limit
+    }
+
+    /// Counts series the collector dropped itself (a custom query's
+    /// `max_series`, rows past the series limit); they show in
+    /// `<ns>_scrape_collector_dropped_series_total` with the engine's cuts.
+    pub fn report_dropped(&self, n: u64) {
+        self.dropped.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Series reported dropped so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
 /// Gathers one area from one target. The engine runs each collector in its own
 /// task under the scrape deadline, so a collector that fails, panics or runs late
 /// loses only its own metrics.
 pub trait Collector: Send + Sync + 'static {
     /// The `collector` label value and the `--collector.<name>` flag suffix.
     fn name(&self) -> &'static str;
-    fn collect(&self) -> CollectFuture<'_>;
+    fn collect<'a>(&'a self, ctx: &'a ScrapeContext) -> CollectFuture<'a>;
 }
 
 /// A collector whose work is synchronous (file reads, syscalls).
 pub trait BlockingCollector: Send + Sync + 'static {
     fn name(&self) -> &'static str;
-    fn collect_blocking(&self) -> CollectResult;
+    fn collect_blocking(&self, ctx: &ScrapeContext) -> CollectResult;
 }
 
 /// Runs a [`BlockingCollector`] on the blocking pool so that a read that hangs
@@ -76,9 +141,10 @@ impl<T: BlockingCollector> Collector for Blocking<T> {
         self.inner.name()
     }
 
-    fn collect(&self) -> CollectFuture<'_> {
+    fn collect<'a>(&'a self, ctx: &'a ScrapeContext) -> CollectFuture<'a> {
         let inner = Arc::clone(&self.inner);
         let running = Arc::clone(&self.running);
+        let ctx = ctx.clone();
         Box::pin(async move {
             if running.swap(true, Ordering::AcqRel) {
                 return Err(CollectError::Target(
@@ -87,7 +153,7 @@ impl<T: BlockingCollector> Collector for Blocking<T> {
             }
             tokio::task::spawn_blocking(move || {
                 let _done = ClearOnDrop(running);
-                inner.collect_blocking()
+                inner.collect_blocking(&ctx)
             })
             .await
             .map_err(|e| CollectError::Target(format!("collector task failed: {e}")))?

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::{BoxFuture, FutureExt, Shared};
 
-use crate::collector::Collector;
+use crate::collector::{Collector, ScrapeContext};
 use crate::metrics::{Family, Snapshot};
 use crate::process;
 
@@ -49,63 +49,10 @@ impl ScrapeSettings {
     }
 }
 
-tokio::task_local! {
-    static SCRAPE_DEADLINE: tokio::time::Instant;
-    static COLLECTOR_RUN: CollectorRun;
-}
-
-/// What the engine tells one collector run, and what it hears back.
-#[derive(Clone)]
-struct CollectorRun {
-    series_limit: usize,
-    dropped: Arc<AtomicU64>,
-}
-
-/// The per-collector series limit of the scrape running the current
-/// collector (`--scrape.series-limit`); `None` outside a scrape. A collector
-/// that reads rows can stop keeping them past it.
-pub fn series_limit() -> Option<usize> {
-    COLLECTOR_RUN.try_with(|r| r.series_limit).ok()
-}
-
-/// Counts series the current collector dropped itself (a custom query's
-/// `max_series`, rows past the series limit); they show in
-/// `<ns>_scrape_collector_dropped_series_total` with the engine's own cuts.
-pub fn report_dropped_series(n: u64) {
-    let _ = COLLECTOR_RUN.try_with(|r| r.dropped.fetch_add(n, Ordering::Relaxed));
-}
-
-/// When the scrape that runs the current collector must be answered; `None`
-/// outside a scrape. Collectors use it to give each query a server-side
-/// timeout no longer than what is left.
-pub fn scrape_deadline() -> Option<tokio::time::Instant> {
-    SCRAPE_DEADLINE.try_with(|d| *d).ok()
-}
-
-/// Runs `fut` with a scrape deadline of `deadline`, or the current scrape's
-/// when that is sooner: a collector gives part of its scrape a budget of its
-/// own, and the clients inside it stop there.
-pub async fn with_deadline<F: std::future::Future>(
-    deadline: tokio::time::Instant,
-    fut: F,
-) -> F::Output {
-    let at = match scrape_deadline() {
-        Some(d) if d < deadline => d,
-        _ => deadline,
-    };
-    SCRAPE_DEADLINE.scope(at, fut).await
-}
-
-/// Time left until [`scrape_deadline`], or `fallback` outside a scrape.
-pub fn time_left(fallback: Duration) -> Duration {
-    scrape_deadline()
-        .map(|d| d.saturating_duration_since(tokio::time::Instant::now()))
-        .unwrap_or(fallback)
-}
-
 /// Tells whether the watched target is reachable; it becomes `<ns>_up`.
 pub trait TargetProbe: Send + Sync + 'static {
-    fn probe(&self) -> BoxFuture<'_, bool>;
+    /// Whether the target answers before `deadline`.
+    fn probe(&self, deadline: tokio::time::Instant) -> BoxFuture<'_, bool>;
 }
 
 /// Identity of an exporter, used for self metrics and the landing page.
@@ -225,9 +172,12 @@ impl ScrapeEngine {
     /// Whether the target answers its probe within `timeout` (true without a probe).
     pub async fn target_reachable(&self, timeout: Duration) -> bool {
         match &self.probe {
-            Some(probe) => tokio::time::timeout(timeout, probe.probe())
-                .await
-                .unwrap_or(false),
+            Some(probe) => {
+                let deadline = tokio::time::Instant::now() + timeout;
+                tokio::time::timeout_at(deadline, probe.probe(deadline))
+                    .await
+                    .unwrap_or(false)
+            }
             None => true,
         }
     }
@@ -302,15 +252,9 @@ impl ScrapeEngine {
             async move {
                 let name = collector.name();
                 let started = Instant::now();
-                let run = CollectorRun {
-                    series_limit: self.settings.series_limit,
-                    dropped: Arc::new(AtomicU64::new(0)),
-                };
-                let reported = Arc::clone(&run.dropped);
-                let task = tokio::spawn(SCRAPE_DEADLINE.scope(
-                    deadline_at,
-                    COLLECTOR_RUN.scope(run, async move { collector.collect().await }),
-                ));
+                let ctx = ScrapeContext::new(deadline_at, self.settings.series_limit);
+                let reported = ctx.clone();
+                let task = tokio::spawn(async move { collector.collect(&ctx).await });
                 let abort = task.abort_handle();
                 let (families, success) = match tokio::time::timeout_at(deadline_at, task).await {
                     Ok(Ok(Ok(families))) => (families, true),
@@ -337,19 +281,16 @@ impl ScrapeEngine {
                     families,
                     success,
                     duration: started.elapsed(),
-                    dropped: reported.load(Ordering::Relaxed),
+                    dropped: reported.dropped(),
                 }
             }
         });
         let probe = async {
             match &self.probe {
                 Some(probe) => Some(
-                    tokio::time::timeout_at(
-                        deadline_at,
-                        SCRAPE_DEADLINE.scope(deadline_at, probe.probe()),
-                    )
-                    .await
-                    .unwrap_or(false),
+                    tokio::time::timeout_at(deadline_at, probe.probe(deadline_at))
+                        .await
+                        .unwrap_or(false),
                 ),
                 None => None,
             }
@@ -551,7 +492,7 @@ mod tests {
         fn name(&self) -> &'static str {
             self.name
         }
-        fn collect(&self) -> CollectFuture<'_> {
+        fn collect<'a>(&'a self, _ctx: &'a crate::ScrapeContext) -> CollectFuture<'a> {
             Box::pin(async move {
                 self.calls.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(self.delay).await;
@@ -569,7 +510,7 @@ mod tests {
         fn name(&self) -> &'static str {
             "failing"
         }
-        fn collect(&self) -> CollectFuture<'_> {
+        fn collect<'a>(&'a self, _ctx: &'a crate::ScrapeContext) -> CollectFuture<'a> {
             Box::pin(async { Err(CollectError::parse("bad input")) })
         }
     }
@@ -583,7 +524,7 @@ mod tests {
         fn name(&self) -> &'static str {
             "breaks_assembly"
         }
-        fn collect(&self) -> CollectFuture<'_> {
+        fn collect<'a>(&'a self, _ctx: &'a crate::ScrapeContext) -> CollectFuture<'a> {
             let first = self.0.fetch_add(1, Ordering::SeqCst) == 0;
             Box::pin(async move {
                 let name = if first { PANIC_IN_ASSEMBLY } else { "t_fine" };
@@ -623,7 +564,7 @@ mod tests {
         fn name(&self) -> &'static str {
             "panicking"
         }
-        fn collect(&self) -> CollectFuture<'_> {
+        fn collect<'a>(&'a self, _ctx: &'a crate::ScrapeContext) -> CollectFuture<'a> {
             Box::pin(async { panic!("collector bug") })
         }
     }

@@ -32,11 +32,9 @@ pub mod webconfig;
 
 pub use collector::{
     Blocking, BlockingCollector, CollectError, CollectFuture, CollectResult, Collector,
+    ScrapeContext,
 };
-pub use engine::{
-    report_dropped_series, scrape_deadline, series_limit, time_left, with_deadline, ExporterInfo,
-    PeerSelfMetrics, ScrapeEngine, ScrapeSettings, TargetProbe,
-};
+pub use engine::{ExporterInfo, PeerSelfMetrics, ScrapeEngine, ScrapeSettings, TargetProbe};
 pub use metrics::{Family, MetricKind, Sample, Snapshot};
 
 /// The runtime every exporter runs on. An exporter's load is a few requests a

@@ -119,6 +119,6 @@ fuzz_target!(|data: &[u8]| {
         for f in files {
             write(&h.proc, f, text);
         }
-        let _ = collector.collect_blocking();
+        let _ = collector.collect_blocking(&sidewatch_common::ScrapeContext::within(std::time::Duration::from_secs(10)));
     });
 });

@@ -349,16 +349,23 @@ impl Pool {
     /// Server-side timeout for one query: what it asks for (or
     /// `statement_timeout`), never more than what is left of the scrape.
     /// The one place where this client caps a statement by the deadline.
-    pub fn statement_timeout(&self, wanted: Option<Duration>) -> Duration {
+    pub fn statement_timeout(
+        &self,
+        wanted: Option<Duration>,
+        deadline: tokio::time::Instant,
+    ) -> Duration {
         let wanted = wanted.unwrap_or(self.settings.statement_timeout);
-        let left = sidewatch_common::time_left(wanted).saturating_sub(Duration::from_millis(50));
+        let left = deadline
+            .saturating_duration_since(tokio::time::Instant::now())
+            .saturating_sub(Duration::from_millis(50));
         wanted.min(left).max(Duration::from_millis(1))
     }
 
-    /// The up-probe of this server: `SELECT 1` in the target's database.
-    pub async fn ping(&self) -> Result<(), PgError> {
-        let conn = self.get(&self.target.database).await?;
-        conn.query("SELECT 1", self.statement_timeout(None))
+    /// The up-probe of this server: `SELECT 1` in the target's database,
+    /// by `deadline`.
+    pub async fn ping(&self, deadline: tokio::time::Instant) -> Result<(), PgError> {
+        let conn = self.get(&self.target.database, deadline).await?;
+        conn.query("SELECT 1", self.statement_timeout(None, deadline))
             .await
             .map(|_| ())
     }
@@ -378,13 +385,25 @@ impl Pool {
         Arc::clone(slots.entry(key.clone()).or_default())
     }
 
-    /// The connection to `database`, opening it if needed.
-    pub async fn get(&self, database: &str) -> Result<Arc<Conn>, PgError> {
-        self.get_lane(database, 0).await
+    /// The connection to `database`, opening it if needed, for a scrape
+    /// that ends at `deadline`.
+    pub async fn get(
+        &self,
+        database: &str,
+        deadline: tokio::time::Instant,
+    ) -> Result<Arc<Conn>, PgError> {
+        self.get_lane(database, 0, deadline).await
     }
 
-    /// The connection of `lane` to `database`, opening it if needed.
-    pub async fn get_lane(&self, database: &str, lane: u8) -> Result<Arc<Conn>, PgError> {
+    /// The connection of `lane` to `database`, opening it if needed. A
+    /// connect that failed in the scrape ending at `deadline` is not tried
+    /// again in it.
+    pub async fn get_lane(
+        &self,
+        database: &str,
+        lane: u8,
+        deadline: tokio::time::Instant,
+    ) -> Result<Arc<Conn>, PgError> {
         let key = (database.to_owned(), lane);
         let slot = self.slot(&key);
         let mut held = slot.conn.lock().await;
@@ -398,15 +417,13 @@ impl Pool {
             }
         }
         *held = None;
-        let scrape = sidewatch_common::scrape_deadline();
-        if let (Some(now), Some((then, why))) = (
-            scrape,
-            slot.failed
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .as_ref(),
-        ) {
-            if now == *then {
+        if let Some((then, why)) = slot
+            .failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            if deadline == *then {
                 return Err(PgError::FailedThisScrape(why.clone()));
             }
         }
@@ -419,10 +436,8 @@ impl Pool {
                 Ok(conn)
             }
             Err(e) => {
-                if let Some(deadline) = scrape {
-                    *slot.failed.lock().unwrap_or_else(|p| p.into_inner()) =
-                        Some((deadline, e.to_string()));
-                }
+                *slot.failed.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((deadline, e.to_string()));
                 Err(e)
             }
         }

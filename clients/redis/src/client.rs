@@ -104,19 +104,20 @@ impl Client {
     }
 
     /// When the current operation must end: the connection timeout from now,
-    /// or the scrape deadline if sooner.
-    fn deadline(&self) -> tokio::time::Instant {
-        let now = tokio::time::Instant::now();
-        let own = now + self.settings.timeout;
-        match sidewatch_common::scrape_deadline() {
-            Some(d) if d < own => d,
-            _ => own,
-        }
+    /// or the caller's deadline if sooner. The one place this client caps a
+    /// command by the scrape.
+    fn op_deadline(&self, deadline: tokio::time::Instant) -> tokio::time::Instant {
+        deadline.min(tokio::time::Instant::now() + self.settings.timeout)
     }
 
-    /// Takes the connection for a batch of commands, connecting if needed.
-    pub async fn session(&self) -> Result<Session<'_>, ClientError> {
-        let deadline = self.deadline();
+    /// Takes the connection for a batch of commands, connecting if needed;
+    /// every command of the session ends by `deadline` (the scrape's).
+    pub async fn session(
+        &self,
+        deadline: tokio::time::Instant,
+    ) -> Result<Session<'_>, ClientError> {
+        let scrape_deadline = deadline;
+        let deadline = self.op_deadline(scrape_deadline);
         let mut guard = tokio::time::timeout_at(deadline, self.conn.lock())
             .await
             .map_err(|_| ClientError::Timeout("waiting for the connection"))?;
@@ -128,6 +129,7 @@ impl Client {
         }
         Ok(Session {
             client: self,
+            deadline: scrape_deadline,
             guard,
         })
     }
@@ -143,9 +145,13 @@ impl Client {
         }
     }
 
-    /// The up-probe of this server: PING over the connection.
-    pub async fn ping(&self) -> Result<(), ClientError> {
-        self.session().await?.cmd(&[b"PING"]).await.map(|_| ())
+    /// The up-probe of this server: PING over the connection, by `deadline`.
+    pub async fn ping(&self, deadline: tokio::time::Instant) -> Result<(), ClientError> {
+        self.session(deadline)
+            .await?
+            .cmd(&[b"PING"])
+            .await
+            .map(|_| ())
     }
 
     /// Closes the connection; the next session reconnects.
@@ -274,6 +280,8 @@ async fn round_trip(conn: &mut Conn, cmds: &[&[&[u8]]]) -> Result<Vec<Value>, Re
 /// The connection, held for a batch of commands.
 pub struct Session<'a> {
     client: &'a Client,
+    /// The caller's deadline; each command also stops at the connection timeout.
+    deadline: tokio::time::Instant,
     guard: MutexGuard<'a, Option<Conn>>,
 }
 
@@ -281,7 +289,7 @@ impl Session<'_> {
     /// Sends commands pipelined and returns their replies, error replies
     /// included. A failure or timeout drops the connection.
     pub async fn pipeline(&mut self, cmds: &[&[&[u8]]]) -> Result<Vec<Value>, ClientError> {
-        let deadline = self.client.deadline();
+        let deadline = self.client.op_deadline(self.deadline);
         // Taken out while in flight: if this future is dropped half-way, the
         // connection goes with it instead of being reused out of step.
         let mut conn = match self.guard.take() {

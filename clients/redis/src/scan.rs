@@ -38,21 +38,22 @@ impl Default for KeyBudget {
 pub struct Spend {
     keys_left: usize,
     until: tokio::time::Instant,
+    /// The scrape's deadline, for the commands of the walk.
+    pub deadline: tokio::time::Instant,
 }
 
 impl Spend {
-    pub fn start(budget: &KeyBudget) -> Self {
+    /// The budget of a walk in a scrape that ends at `deadline`.
+    pub fn start(budget: &KeyBudget, deadline: tokio::time::Instant) -> Self {
         let now = tokio::time::Instant::now();
-        let mut until = now + budget.time;
-        if let Some(deadline) = sidewatch_common::scrape_deadline() {
-            // Leave a tenth of what is left (at least 100 ms) to answer.
-            let left = deadline.saturating_duration_since(now);
-            let margin = (left / 10).max(Duration::from_millis(100));
-            until = until.min(deadline.checked_sub(margin).unwrap_or(now));
-        }
+        // Leave a tenth of what is left (at least 100 ms) to answer.
+        let left = deadline.saturating_duration_since(now);
+        let margin = (left / 10).max(Duration::from_millis(100));
+        let until = (now + budget.time).min(deadline.checked_sub(margin).unwrap_or(now));
         Self {
             keys_left: budget.max_keys,
             until,
+            deadline,
         }
     }
 
@@ -72,8 +73,9 @@ pub async fn scan_page(
     cursor: u64,
     pattern: &str,
     count: usize,
+    deadline: tokio::time::Instant,
 ) -> Result<(u64, Vec<Vec<u8>>), ClientError> {
-    let mut s = client.session().await?;
+    let mut s = client.session(deadline).await?;
     s.select(db).await?;
     let cursor_arg = cursor.to_string();
     let count_arg = count.to_string();
@@ -119,7 +121,8 @@ pub async fn walk(
         if spend.exhausted() {
             return Ok((keys, false));
         }
-        let (next, mut page) = scan_page(client, p.db, cursor, &p.pattern, batch).await?;
+        let (next, mut page) =
+            scan_page(client, p.db, cursor, &p.pattern, batch, spend.deadline).await?;
         page.truncate(spend.keys_left);
         spend.take(page.len());
         keys.append(&mut page);
@@ -131,11 +134,16 @@ pub async fn walk(
 }
 
 /// TYPE of each key, pipelined.
-pub async fn types(client: &Client, db: u32, keys: &[Vec<u8>]) -> Result<Vec<String>, ClientError> {
+pub async fn types(
+    client: &Client,
+    db: u32,
+    keys: &[Vec<u8>],
+    deadline: tokio::time::Instant,
+) -> Result<Vec<String>, ClientError> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let mut s = client.session().await?;
+    let mut s = client.session(deadline).await?;
     s.select(db).await?;
     let cmds: Vec<[&[u8]; 2]> = keys.iter().map(|k| [b"TYPE" as &[u8], k]).collect();
     let refs: Vec<&[&[u8]]> = cmds.iter().map(|c| c.as_slice()).collect();

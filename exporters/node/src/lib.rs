@@ -69,7 +69,7 @@ mod futures_probe {
     pub struct ProcfsProbe(pub Arc<HostPaths>);
 
     impl TargetProbe for ProcfsProbe {
-        fn probe(&self) -> BoxFuture<'_, bool> {
+        fn probe(&self, _deadline: tokio::time::Instant) -> BoxFuture<'_, bool> {
             let stat = self.0.proc("stat");
             Box::pin(async move {
                 tokio::task::spawn_blocking(move || std::fs::metadata(stat).is_ok())

@@ -122,9 +122,9 @@ pub fn build_collectors(ctx: &Arc<PgContext>, plan: &CollectorPlan) -> Vec<Arc<d
 pub struct PgProbe(pub Arc<PgContext>);
 
 impl TargetProbe for PgProbe {
-    fn probe(&self) -> BoxFuture<'_, bool> {
+    fn probe(&self, deadline: tokio::time::Instant) -> BoxFuture<'_, bool> {
         Box::pin(async move {
-            match self.0.pool.ping().await {
+            match self.0.pool.ping(deadline).await {
                 Ok(()) => true,
                 Err(e) => {
                     tracing::warn!(server = %self.0.pool.target().server, error = %e, "target does not answer");

@@ -49,17 +49,25 @@ pub struct QueueCollector {
 type Rows = (Vec<(String, f64, Option<f64>)>, QueueReading);
 
 impl QueueCollector {
-    async fn up(&self, backend: &Backend) -> bool {
+    async fn up(&self, backend: &Backend, deadline: tokio::time::Instant) -> bool {
         match backend {
-            Backend::Redis(c) => c.ping().await.is_ok(),
-            Backend::Postgres(p) => p.ping().await.is_ok(),
+            Backend::Redis(c) => c.ping(deadline).await.is_ok(),
+            Backend::Postgres(p) => p.ping(deadline).await.is_ok(),
         }
     }
 
-    async fn read(&self, q: &QueueSpec, now: f64) -> Result<Rows, String> {
+    async fn read(
+        &self,
+        q: &QueueSpec,
+        now: f64,
+        deadline: tokio::time::Instant,
+    ) -> Result<Rows, String> {
         match (&q.source, &self.backends[q.backend].1) {
             (QueueSource::Redis(rq), Backend::Redis(client)) => {
-                let r = rq.read(client, now).await.map_err(|e| e.to_string())?;
+                let r = rq
+                    .read(client, now, deadline)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let mut rows: Vec<(String, f64, Option<f64>)> = r
                     .depth
                     .iter()
@@ -75,11 +83,11 @@ impl QueueCollector {
             }
             (QueueSource::Postgres { query }, Backend::Postgres(pool)) => {
                 let conn = pool
-                    .get(&pool.target().database)
+                    .get(&pool.target().database, deadline)
                     .await
                     .map_err(|e| e.to_string())?;
                 let result = conn
-                    .query(query, pool.statement_timeout(None))
+                    .query(query, pool.statement_timeout(None, deadline))
                     .await
                     .map_err(|e| e.to_string())?;
                 let depth = result
@@ -117,17 +125,23 @@ impl QueueCollector {
         )
     }
 
-    /// A pattern's queues, found and read under what `with_deadline` gave it.
-    async fn read_pattern(&self, q: &QueueSpec, now: f64) -> PatternOutcome {
+    /// A pattern's queues, found and read by `deadline` (its share of the scrape).
+    async fn read_pattern(
+        &self,
+        q: &QueueSpec,
+        now: f64,
+        deadline: tokio::time::Instant,
+    ) -> PatternOutcome {
         let (QueueSource::Redis(rq), Backend::Redis(client)) =
             (&q.source, &self.backends[q.backend].1)
         else {
             return PatternOutcome::Failed("not a Redis pattern".into());
         };
-        let (mut found, walked) = match discover::expand(client, rq, &self.discovery).await {
-            Ok(f) => f,
-            Err(e) => return PatternOutcome::Failed(e.to_string()),
-        };
+        let (mut found, walked) =
+            match discover::expand(client, rq, &self.discovery, deadline).await {
+                Ok(f) => f,
+                Err(e) => return PatternOutcome::Failed(e.to_string()),
+            };
         let cut = found.len() > self.max_pattern_queues;
         found.truncate(self.max_pattern_queues);
         let queues: Vec<QueueSpec> = found
@@ -142,19 +156,23 @@ impl QueueCollector {
                 source: QueueSource::Redis(f),
             })
             .collect();
-        let reads = futures::future::join_all(queues.iter().map(|m| self.read(m, now))).await;
+        let reads =
+            futures::future::join_all(queues.iter().map(|m| self.read(m, now, deadline))).await;
         PatternOutcome::Read {
             truncated: cut || !walked,
             reads: queues.into_iter().zip(reads).collect(),
         }
     }
 
-    async fn run(&self) -> CollectResult {
+    async fn run(&self, scrape: &sidewatch_common::ScrapeContext) -> CollectResult {
+        let deadline = scrape.deadline();
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or_default();
-        let ups = futures::future::join_all(self.backends.iter().map(|(_, b)| self.up(b))).await;
+        let ups =
+            futures::future::join_all(self.backends.iter().map(|(_, b)| self.up(b, deadline)))
+                .await;
         let mut out = Output::new();
         for ((name, _), is_up) in self.backends.iter().zip(&ups) {
             out.up
@@ -165,7 +183,8 @@ impl QueueCollector {
         let (patterns, named): (Vec<&QueueSpec>, Vec<&QueueSpec>) =
             self.queues.iter().partition(|q| self.is_pattern(q));
         let named: Vec<&QueueSpec> = named.into_iter().filter(|q| ups[q.backend]).collect();
-        let reads = futures::future::join_all(named.iter().map(|q| self.read(q, now))).await;
+        let reads =
+            futures::future::join_all(named.iter().map(|q| self.read(q, now, deadline))).await;
         for (q, read) in named.iter().zip(reads) {
             if let Err(e) = &read {
                 tracing::warn!(queue = %q.name, error = %e, "cannot read the queue");
@@ -175,13 +194,14 @@ impl QueueCollector {
         // Then each pattern in turn, with an equal share of the time left.
         let patterns: Vec<&QueueSpec> = patterns.into_iter().filter(|q| ups[q.backend]).collect();
         for (i, q) in patterns.iter().enumerate() {
-            let left = sidewatch_common::time_left(Duration::from_secs(10));
+            let left = scrape.time_left();
             let share = left / u32::try_from(patterns.len() - i).unwrap_or(u32::MAX);
             let until = tokio::time::Instant::now() + share;
+            let until = until.min(deadline);
             // The clients stop at `until`; the outer bound only guards that.
             let outcome = tokio::time::timeout_at(
                 until + Duration::from_millis(100),
-                sidewatch_common::with_deadline(until, self.read_pattern(q, now)),
+                self.read_pattern(q, now, until),
             )
             .await
             .unwrap_or_else(|_| {
@@ -325,7 +345,7 @@ impl Collector for QueueCollector {
         "queues"
     }
 
-    fn collect(&self) -> CollectFuture<'_> {
-        Box::pin(self.run())
+    fn collect<'a>(&'a self, ctx: &'a sidewatch_common::ScrapeContext) -> CollectFuture<'a> {
+        Box::pin(self.run(ctx))
     }
 }

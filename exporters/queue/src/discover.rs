@@ -17,6 +17,7 @@ pub async fn expand(
     client: &Client,
     q: &RedisQueue,
     budget: &KeyBudget,
+    deadline: tokio::time::Instant,
 ) -> Result<(Vec<RedisQueue>, bool), ClientError> {
     let with = |queue: String, key: String| RedisQueue {
         queue,
@@ -32,7 +33,7 @@ pub async fn expand(
     };
     match q.kind {
         Kind::Rq => {
-            let mut s = client.session().await?;
+            let mut s = client.session(deadline).await?;
             let set = format!("{}:queues", q.prefix);
             let list_prefix = format!("{}:queue:", q.prefix);
             let names = members(s.cmd(&[b"SMEMBERS", set.as_bytes()]).await?);
@@ -45,7 +46,7 @@ pub async fn expand(
             Ok((found, true))
         }
         Kind::Sidekiq => {
-            let mut s = client.session().await?;
+            let mut s = client.session(deadline).await?;
             let names = members(s.cmd(&[b"SMEMBERS", b"queues"]).await?);
             let found = names
                 .into_iter()
@@ -60,8 +61,13 @@ pub async fn expand(
                 pattern: format!("{}:{}:meta", q.prefix, q.queue),
             };
             let head = format!("{}:", q.prefix);
-            let (keys, done) =
-                walk(client, &pattern, budget.batch, &mut Spend::start(budget)).await?;
+            let (keys, done) = walk(
+                client,
+                &pattern,
+                budget.batch,
+                &mut Spend::start(budget, deadline),
+            )
+            .await?;
             let mut found: Vec<RedisQueue> = keys
                 .iter()
                 .filter_map(|k| {
@@ -74,14 +80,14 @@ pub async fn expand(
             Ok((found, done))
         }
         Kind::Celery => {
-            let (keys, done) = raw(client, &q.queue, budget).await?;
+            let (keys, done) = raw(client, &q.queue, budget, deadline).await?;
             Ok((
                 keys.into_iter().map(|k| with(k, String::new())).collect(),
                 done,
             ))
         }
         Kind::RedisList | Kind::RedisStream | Kind::RedisZset => {
-            let (keys, done) = raw(client, &q.key, budget).await?;
+            let (keys, done) = raw(client, &q.key, budget, deadline).await?;
             Ok((
                 keys.into_iter().map(|k| with(String::new(), k)).collect(),
                 done,
@@ -95,12 +101,19 @@ async fn raw(
     client: &Client,
     pattern: &str,
     budget: &KeyBudget,
+    deadline: tokio::time::Instant,
 ) -> Result<(Vec<String>, bool), ClientError> {
     let p = KeyPattern {
         db: 0,
         pattern: pattern.to_owned(),
     };
-    let (keys, done) = walk(client, &p, budget.batch, &mut Spend::start(budget)).await?;
+    let (keys, done) = walk(
+        client,
+        &p,
+        budget.batch,
+        &mut Spend::start(budget, deadline),
+    )
+    .await?;
     let mut names: Vec<String> = keys
         .iter()
         .map(|k| String::from_utf8_lossy(k).into_owned())

@@ -97,21 +97,30 @@ pub fn iso8601_seconds(s: &str) -> Option<f64> {
 
 impl RedisQueue {
     /// Reads the queue; `now` is seconds since the epoch.
-    pub async fn read(&self, client: &Client, now: f64) -> Result<QueueReading, ClientError> {
+    pub async fn read(
+        &self,
+        client: &Client,
+        now: f64,
+        deadline: tokio::time::Instant,
+    ) -> Result<QueueReading, ClientError> {
         match self.kind {
-            Kind::RedisList => self.list(client).await,
-            Kind::RedisZset => self.zset(client, now).await,
-            Kind::RedisStream => self.stream(client, now).await,
-            Kind::Bullmq => self.bullmq(client, now).await,
-            Kind::Sidekiq => self.sidekiq(client, now).await,
-            Kind::Celery => self.celery(client, now).await,
-            Kind::Rq => self.rq(client, now).await,
+            Kind::RedisList => self.list(client, deadline).await,
+            Kind::RedisZset => self.zset(client, now, deadline).await,
+            Kind::RedisStream => self.stream(client, now, deadline).await,
+            Kind::Bullmq => self.bullmq(client, now, deadline).await,
+            Kind::Sidekiq => self.sidekiq(client, now, deadline).await,
+            Kind::Celery => self.celery(client, now, deadline).await,
+            Kind::Rq => self.rq(client, now, deadline).await,
             Kind::Postgres => Ok(QueueReading::default()),
         }
     }
 
-    async fn list(&self, client: &Client) -> Result<QueueReading, ClientError> {
-        let mut s = client.session().await?;
+    async fn list(
+        &self,
+        client: &Client,
+        deadline: tokio::time::Instant,
+    ) -> Result<QueueReading, ClientError> {
+        let mut s = client.session(deadline).await?;
         let r = s.pipeline(&[&[b"LLEN", self.key.as_bytes()]]).await?;
         check(&r)?;
         Ok(QueueReading {
@@ -120,9 +129,14 @@ impl RedisQueue {
         })
     }
 
-    async fn zset(&self, client: &Client, now: f64) -> Result<QueueReading, ClientError> {
+    async fn zset(
+        &self,
+        client: &Client,
+        now: f64,
+        deadline: tokio::time::Instant,
+    ) -> Result<QueueReading, ClientError> {
         let k = self.key.as_bytes();
-        let mut s = client.session().await?;
+        let mut s = client.session(deadline).await?;
         let r = s
             .pipeline(&[&[b"ZCARD", k], &[b"ZRANGE", k, b"0", b"0", b"WITHSCORES"]])
             .await?;
@@ -138,9 +152,14 @@ impl RedisQueue {
         Ok(out)
     }
 
-    async fn stream(&self, client: &Client, now: f64) -> Result<QueueReading, ClientError> {
+    async fn stream(
+        &self,
+        client: &Client,
+        now: f64,
+        deadline: tokio::time::Instant,
+    ) -> Result<QueueReading, ClientError> {
         let k = self.key.as_bytes();
-        let mut s = client.session().await?;
+        let mut s = client.session(deadline).await?;
         let r = s
             .pipeline(&[
                 &[b"XLEN", k],
@@ -205,7 +224,12 @@ impl RedisQueue {
     /// BullMQ: `<prefix>:<queue>:{wait,paused,active}` lists,
     /// `{prioritized,delayed,completed,failed}` sorted sets, job hashes
     /// `<prefix>:<queue>:<id>` with a millisecond `timestamp`.
-    async fn bullmq(&self, client: &Client, now: f64) -> Result<QueueReading, ClientError> {
+    async fn bullmq(
+        &self,
+        client: &Client,
+        now: f64,
+        deadline: tokio::time::Instant,
+    ) -> Result<QueueReading, ClientError> {
         let base = format!("{}:{}", self.prefix, self.queue);
         let key = |s: &str| format!("{base}:{s}");
         let keys = [
@@ -217,7 +241,7 @@ impl RedisQueue {
             key("failed"),
             key("paused"),
         ];
-        let mut s = client.session().await?;
+        let mut s = client.session(deadline).await?;
         let r = s
             .pipeline(&[
                 &[b"LLEN", keys[0].as_bytes()],
@@ -260,9 +284,14 @@ impl RedisQueue {
 
     /// Sidekiq: `queue:<name>` list of JSON jobs with `enqueued_at`; the
     /// `schedule`, `retry` and `dead` sorted sets are shared by all queues.
-    async fn sidekiq(&self, client: &Client, now: f64) -> Result<QueueReading, ClientError> {
+    async fn sidekiq(
+        &self,
+        client: &Client,
+        now: f64,
+        deadline: tokio::time::Instant,
+    ) -> Result<QueueReading, ClientError> {
         let list = format!("queue:{}", self.queue);
-        let mut s = client.session().await?;
+        let mut s = client.session(deadline).await?;
         let r = s
             .pipeline(&[
                 &[b"LLEN", list.as_bytes()],
@@ -297,8 +326,13 @@ impl RedisQueue {
     /// Celery on Redis: the queue is a list named like it, messages pushed
     /// on the left; `unacked` (hash) and `unacked_index` (sorted set by
     /// delivery time) hold delivered, unacknowledged messages of all queues.
-    async fn celery(&self, client: &Client, now: f64) -> Result<QueueReading, ClientError> {
-        let mut s = client.session().await?;
+    async fn celery(
+        &self,
+        client: &Client,
+        now: f64,
+        deadline: tokio::time::Instant,
+    ) -> Result<QueueReading, ClientError> {
+        let mut s = client.session(deadline).await?;
         let r = s
             .pipeline(&[
                 &[b"LLEN", self.queue.as_bytes()],
@@ -323,7 +357,12 @@ impl RedisQueue {
 
     /// RQ: `<prefix>:queue:<name>` list of job ids (oldest on the left), job
     /// hashes `<prefix>:job:<id>` with `enqueued_at`, and per-queue registries.
-    async fn rq(&self, client: &Client, now: f64) -> Result<QueueReading, ClientError> {
+    async fn rq(
+        &self,
+        client: &Client,
+        now: f64,
+        deadline: tokio::time::Instant,
+    ) -> Result<QueueReading, ClientError> {
         let p = &self.prefix;
         let q = &self.queue;
         let list = format!("{p}:queue:{q}");
@@ -334,7 +373,7 @@ impl RedisQueue {
             format!("{p}:scheduled:{q}"),
             format!("{p}:deferred:{q}"),
         ];
-        let mut s = client.session().await?;
+        let mut s = client.session(deadline).await?;
         let r = s
             .pipeline(&[
                 &[b"LLEN", list.as_bytes()],

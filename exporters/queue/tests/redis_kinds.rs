@@ -98,20 +98,20 @@ async fn list_zset_stream_and_framework_layouts() {
     run(&r, &cmds);
 
     let list = queue(Kind::RedisList, "jobs", "", "")
-        .read(&client, NOW)
+        .read(&client, NOW, soon())
         .await
         .expect("list");
     assert_eq!(list.depth, vec![("waiting", 3.0)]);
 
     let zset = queue(Kind::RedisZset, "retry", "", "")
-        .read(&client, NOW)
+        .read(&client, NOW, soon())
         .await
         .expect("zset");
     assert_eq!(zset.depth, vec![("scheduled", 3.0)]);
     assert_eq!(zset.oldest_age, vec![("scheduled", 90.0)]);
 
     let stream = queue(Kind::RedisStream, "events", "", "")
-        .read(&client, NOW)
+        .read(&client, NOW, soon())
         .await
         .expect("stream");
     assert_eq!(stream.depth, vec![("waiting", 5.0)]);
@@ -128,7 +128,7 @@ async fn list_zset_stream_and_framework_layouts() {
     );
 
     let sidekiq = queue(Kind::Sidekiq, "", "default", "")
-        .read(&client, NOW)
+        .read(&client, NOW, soon())
         .await
         .expect("sidekiq");
     assert_eq!(
@@ -143,7 +143,7 @@ async fn list_zset_stream_and_framework_layouts() {
     assert_eq!(sidekiq.oldest_age, vec![("waiting", 120.0)]);
 
     let bull = queue(Kind::Bullmq, "", "emails", "bull")
-        .read(&client, NOW)
+        .read(&client, NOW, soon())
         .await
         .expect("bullmq");
     assert_eq!(bull.depth[0], ("waiting", 2.0));
@@ -151,7 +151,7 @@ async fn list_zset_stream_and_framework_layouts() {
     assert_eq!(bull.oldest_age, vec![("waiting", 300.0)]);
 
     let rq = queue(Kind::Rq, "", "default", "rq")
-        .read(&client, NOW)
+        .read(&client, NOW, soon())
         .await
         .expect("rq");
     assert_eq!(rq.depth[0], ("waiting", 2.0));
@@ -160,12 +160,17 @@ async fn list_zset_stream_and_framework_layouts() {
 
     // WRONGTYPE: this queue fails, visibly; the next read still works.
     let e = queue(Kind::RedisList, "wrong", "", "")
-        .read(&client, NOW)
+        .read(&client, NOW, soon())
         .await
         .expect_err("wrongtype");
     assert!(e.to_string().contains("WRONGTYPE"), "{e}");
     assert!(queue(Kind::RedisList, "jobs", "", "")
-        .read(&client, NOW)
+        .read(&client, NOW, soon())
         .await
         .is_ok());
+}
+
+/// A deadline far enough for one read.
+fn soon() -> tokio::time::Instant {
+    tokio::time::Instant::now() + std::time::Duration::from_secs(10)
 }

@@ -113,9 +113,9 @@ pub fn build_collectors(
 pub struct RedisProbe(pub Arc<Client>);
 
 impl TargetProbe for RedisProbe {
-    fn probe(&self) -> BoxFuture<'_, bool> {
+    fn probe(&self, deadline: tokio::time::Instant) -> BoxFuture<'_, bool> {
         Box::pin(async move {
-            match self.0.ping().await {
+            match self.0.ping(deadline).await {
                 Ok(_) => true,
                 Err(e) => {
                     tracing::warn!(addr = %self.0.target().display(), error = %e, "target does not answer");

@@ -25,7 +25,7 @@ impl Collector for WalCollector {
         "wal"
     }
 
-    fn collect(&self) -> CollectFuture<'_> {
+    fn collect<'a>(&'a self, _ctx: &'a sidewatch_common::ScrapeContext) -> CollectFuture<'a> {
         // Only memory is read: no blocking pool, no disk.
         Box::pin(async move { self.families() })
     }

@@ -119,7 +119,7 @@ impl Exporter for ExampleConfig {
 struct FileProbe(PathBuf);
 
 impl TargetProbe for FileProbe {
-    fn probe(&self) -> BoxFuture<'_, bool> {
+    fn probe(&self, _deadline: tokio::time::Instant) -> BoxFuture<'_, bool> {
         Box::pin(async move { tokio::fs::metadata(&self.0).await.is_ok() })
     }
 }
@@ -134,7 +134,7 @@ impl BlockingCollector for Values {
         "values"
     }
 
-    fn collect_blocking(&self) -> CollectResult {
+    fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let text = sidewatch_common::cli::read_config_file(&self.path)
             .map_err(|e| CollectError::parse(format!("{}: {e}", self.path.display())))?;
         let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
@@ -159,7 +159,7 @@ impl BlockingCollector for FileStat {
         "file"
     }
 
-    fn collect_blocking(&self) -> CollectResult {
+    fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let meta = std::fs::metadata(&self.path)
             .map_err(|e| CollectError::io(self.path.display().to_string(), e))?;
         let modified = meta

@@ -35,7 +35,7 @@ impl BlockingCollector for CpuCollector {
         "cpu"
     }
 
-    fn collect_blocking(&self) -> CollectResult {
+    fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let text = read(&self.paths.proc("stat"))?;
         parse(&text, procfs::ticks_per_second() as f64)
     }

@@ -57,7 +57,7 @@ impl BlockingCollector for DiskstatsCollector {
         "diskstats"
     }
 
-    fn collect_blocking(&self) -> CollectResult {
+    fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let stats: procfs::DiskStats = parse_with(&self.paths.proc("diskstats"))?;
         Ok(families(&stats.0, &self.device_exclude, &self.paths))
     }

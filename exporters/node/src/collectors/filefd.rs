@@ -31,7 +31,7 @@ impl BlockingCollector for FilefdCollector {
         "filefd"
     }
 
-    fn collect_blocking(&self) -> CollectResult {
+    fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let text = read(&self.paths.proc("sys/fs/file-nr"))?;
         let f: Vec<&str> = text.split_whitespace().collect();
         if f.len() != 3 {

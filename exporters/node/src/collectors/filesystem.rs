@@ -181,7 +181,7 @@ impl BlockingCollector for FilesystemCollector {
         "filesystem"
     }
 
-    fn collect_blocking(&self) -> CollectResult {
+    fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let mut seen = HashSet::new();
         let mounts: Vec<Mount> = self
             .mounts()?
@@ -344,7 +344,11 @@ mod tests {
         };
         for _ in 0..2 {
             let started = Instant::now();
-            let families = collector.collect_blocking().expect("collect");
+            let families = collector
+                .collect_blocking(&sidewatch_common::ScrapeContext::within(
+                    Duration::from_secs(10),
+                ))
+                .expect("collect");
             assert!(
                 started.elapsed() < Duration::from_secs(1),
                 "{:?}",

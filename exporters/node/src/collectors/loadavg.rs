@@ -34,7 +34,7 @@ impl BlockingCollector for LoadavgCollector {
         "loadavg"
     }
 
-    fn collect_blocking(&self) -> CollectResult {
+    fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         parse(&read(&self.paths.proc("loadavg"))?)
     }
 }

@@ -31,7 +31,7 @@ impl BlockingCollector for MeminfoCollector {
         "meminfo"
     }
 
-    fn collect_blocking(&self) -> CollectResult {
+    fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         parse(&read(&self.paths.proc("meminfo"))?)
     }
 }

@@ -57,7 +57,7 @@ impl BlockingCollector for NetdevCollector {
         "netdev"
     }
 
-    fn collect_blocking(&self) -> CollectResult {
+    fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let status: procfs::net::InterfaceDeviceStatus = parse_with(&self.paths.proc("net/dev"))?;
         let mut devices: Vec<&procfs::net::DeviceStatus> = status
             .0

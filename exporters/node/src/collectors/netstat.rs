@@ -53,7 +53,7 @@ impl BlockingCollector for NetstatCollector {
         "netstat"
     }
 
-    fn collect_blocking(&self) -> CollectResult {
+    fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let mut stats = parse_paired(&read(&self.paths.proc("net/netstat"))?)?;
         stats.extend(parse_paired(&read(&self.paths.proc("net/snmp"))?)?);
         if let Ok(text) = std::fs::read_to_string(self.paths.proc("net/snmp6")) {

@@ -31,7 +31,7 @@ impl BlockingCollector for OsCollector {
         "os"
     }
 
-    fn collect_blocking(&self) -> CollectResult {
+    fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let mut last = None;
         for file in ["/etc/os-release", "/usr/lib/os-release"] {
             let path = self.paths.root(file);

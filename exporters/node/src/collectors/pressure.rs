@@ -66,7 +66,7 @@ impl BlockingCollector for PressureCollector {
         "pressure"
     }
 
-    fn collect_blocking(&self) -> CollectResult {
+    fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let mut out = Vec::new();
         for resource in ["cpu", "io", "memory"] {
             let text = read(&self.paths.proc(&format!("pressure/{resource}")))?;

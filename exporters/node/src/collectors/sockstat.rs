@@ -38,7 +38,7 @@ impl BlockingCollector for SockstatCollector {
         "sockstat"
     }
 
-    fn collect_blocking(&self) -> CollectResult {
+    fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let mut out = parse(&read(&self.paths.proc("net/sockstat"))?, self.page_size)?;
         // IPv6 may be disabled; its file is then absent.
         if let Ok(text) = std::fs::read_to_string(self.paths.proc("net/sockstat6")) {

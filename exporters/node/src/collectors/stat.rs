@@ -32,7 +32,7 @@ impl BlockingCollector for StatCollector {
         "stat"
     }
 
-    fn collect_blocking(&self) -> CollectResult {
+    fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         parse(&read(&self.paths.proc("stat"))?)
     }
 }

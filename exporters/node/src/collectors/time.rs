@@ -38,7 +38,7 @@ impl BlockingCollector for TimeCollector {
         "time"
     }
 
-    fn collect_blocking(&self) -> CollectResult {
+    fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())

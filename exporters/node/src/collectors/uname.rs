@@ -21,7 +21,7 @@ impl BlockingCollector for UnameCollector {
         "uname"
     }
 
-    fn collect_blocking(&self) -> CollectResult {
+    fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let u = rustix::system::uname();
         let s = |c: &std::ffi::CStr| c.to_string_lossy().into_owned();
         let (sysname, nodename, release, version, machine, domainname) = (

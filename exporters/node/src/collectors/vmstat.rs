@@ -50,7 +50,7 @@ impl BlockingCollector for VmstatCollector {
         "vmstat"
     }
 
-    fn collect_blocking(&self) -> CollectResult {
+    fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let stat: procfs::VmStat = parse_with(&self.paths.proc("vmstat"))?;
         let mut fields: Vec<(&String, &i64)> = stat
             .0

@@ -154,11 +154,15 @@ impl PgContext {
     }
 
     /// The main database's connection.
-    pub async fn main(&self) -> Result<Arc<Conn>, CollectError> {
-        self.conn(self.main_database()).await
+    pub async fn main(&self, deadline: tokio::time::Instant) -> Result<Arc<Conn>, CollectError> {
+        self.conn(self.main_database(), deadline).await
     }
 
-    pub async fn conn(&self, database: &str) -> Result<Arc<Conn>, CollectError> {
+    pub async fn conn(
+        &self,
+        database: &str,
+        deadline: tokio::time::Instant,
+    ) -> Result<Arc<Conn>, CollectError> {
         let lane = if database == self.main_database() {
             self.next_lane
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
@@ -167,15 +171,15 @@ impl PgContext {
             0
         };
         self.pool
-            .get_lane(database, lane)
+            .get_lane(database, lane, deadline)
             .await
             .map_err(|e| CollectError::Target(e.to_string()))
     }
 
     /// Server-side timeout for one query: what it asks for (or the default),
     /// never more than what is left of the scrape.
-    pub fn timeout(&self, wanted: Option<Duration>) -> Duration {
-        self.pool.statement_timeout(wanted)
+    pub fn timeout(&self, wanted: Option<Duration>, deadline: tokio::time::Instant) -> Duration {
+        self.pool.statement_timeout(wanted, deadline)
     }
 
     /// Runs one query with a server-side timeout and a client-side one just
@@ -185,8 +189,9 @@ impl PgContext {
         conn: &Conn,
         sql: &str,
         wanted: Option<Duration>,
+        deadline: tokio::time::Instant,
     ) -> Result<Rows, CollectError> {
-        let timeout = self.timeout(wanted);
+        let timeout = self.timeout(wanted, deadline);
         match tokio::time::timeout(timeout + CLIENT_GRACE, conn.query(sql, timeout)).await {
             Ok(Ok(rows)) => Ok(rows),
             Ok(Err(e)) => Err(CollectError::Target(e.to_string())),
@@ -204,9 +209,10 @@ impl PgContext {
         conn: &Conn,
         sql: &str,
         wanted: Option<Duration>,
+        deadline: tokio::time::Instant,
         each: impl FnMut(RowEvent<'_>),
     ) -> Result<(), CollectError> {
-        let timeout = self.timeout(wanted);
+        let timeout = self.timeout(wanted, deadline);
         match tokio::time::timeout(timeout + CLIENT_GRACE, conn.query_each(sql, timeout, each))
             .await
         {
@@ -220,7 +226,10 @@ impl PgContext {
     }
 
     /// The databases per-database collectors visit.
-    pub async fn databases(&self) -> Result<Vec<String>, CollectError> {
+    pub async fn databases(
+        &self,
+        deadline: tokio::time::Instant,
+    ) -> Result<Vec<String>, CollectError> {
         let sel = &self.databases;
         if !sel.auto_discover {
             return Ok(vec![self.main_database().to_owned()]);
@@ -235,12 +244,13 @@ impl PgContext {
                 return Ok(list.clone());
             }
         }
-        let conn = self.main().await?;
+        let conn = self.main(deadline).await?;
         let rows = self
             .run(
                 &conn,
                 "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname",
                 None,
+                deadline,
             )
             .await?;
         let list: Vec<String> = rows
@@ -322,8 +332,10 @@ impl QueryCollector {
         &self,
         database: &str,
         out: &mut FamilySet,
+        scrape: &sidewatch_common::ScrapeContext,
     ) -> Result<(), CollectError> {
-        let conn = self.ctx.conn(database).await?;
+        let deadline = scrape.deadline();
+        let conn = self.ctx.conn(database, deadline).await?;
         let datname = self.per_database.then_some(database);
         for (i, spec) in self.specs.iter().enumerate() {
             if !spec.versions.matches(conn.server_version) {
@@ -342,14 +354,20 @@ impl QueryCollector {
             let mut set = FamilySet::default();
             // Rows are turned into series as they arrive and only counted
             // once the limit is reached: memory follows the limit.
-            let limit = sidewatch_common::series_limit().unwrap_or(usize::MAX);
+            let limit = scrape.series_limit();
             let mut sink =
                 queries::RowSink::new(spec, &self.ctx.base_labels, datname, &mut set, limit);
             self.ctx
-                .run_each(&conn, &spec.query, spec.timeout, |event| match event {
-                    RowEvent::Columns(columns) => sink.columns(columns),
-                    RowEvent::Row(row) => sink.row(row),
-                })
+                .run_each(
+                    &conn,
+                    &spec.query,
+                    spec.timeout,
+                    deadline,
+                    |event| match event {
+                        RowEvent::Columns(columns) => sink.columns(columns),
+                        RowEvent::Row(row) => sink.row(row),
+                    },
+                )
                 .await
                 .map_err(|e| CollectError::Target(format!("query {}: {e}", spec.id)))?;
             let dropped = sink.dropped();
@@ -362,7 +380,7 @@ impl QueryCollector {
                     series_limit = limit,
                     "query exceeded its max_series or the series limit; series dropped"
                 );
-                sidewatch_common::report_dropped_series(dropped);
+                scrape.report_dropped(dropped);
             }
             let families = set.into_families();
             if !spec.cache.is_zero() {
@@ -382,10 +400,10 @@ impl Collector for QueryCollector {
         self.name
     }
 
-    fn collect(&self) -> CollectFuture<'_> {
+    fn collect<'a>(&'a self, scrape: &'a sidewatch_common::ScrapeContext) -> CollectFuture<'a> {
         Box::pin(async move {
             let databases = if self.per_database {
-                self.ctx.databases().await?
+                self.ctx.databases(scrape.deadline()).await?
             } else {
                 vec![self.ctx.main_database().to_owned()]
             };
@@ -396,7 +414,10 @@ impl Collector for QueryCollector {
                 futures::stream::iter(databases.iter().cloned())
                     .map(|db| async move {
                         let mut set = FamilySet::default();
-                        let r = self.collect_database(&db, &mut set).await.map(|()| set);
+                        let r = self
+                            .collect_database(&db, &mut set, scrape)
+                            .await
+                            .map(|()| set);
                         (db, r)
                     })
                     .buffered(lanes)
@@ -433,9 +454,9 @@ impl Collector for StaticCollector {
         "static"
     }
 
-    fn collect(&self) -> CollectFuture<'_> {
+    fn collect<'a>(&'a self, scrape: &'a sidewatch_common::ScrapeContext) -> CollectFuture<'a> {
         Box::pin(async move {
-            let conn = self.ctx.main().await?;
+            let conn = self.ctx.main(scrape.deadline()).await?;
             let v = conn.server_version;
             let short = if v >= 100_000 {
                 format!("{}.{}.0", v / 10_000, v % 10_000)

@@ -59,10 +59,11 @@ impl Collector for SettingsCollector {
         "settings"
     }
 
-    fn collect(&self) -> CollectFuture<'_> {
+    fn collect<'a>(&'a self, scrape: &'a sidewatch_common::ScrapeContext) -> CollectFuture<'a> {
+        let deadline = scrape.deadline();
         Box::pin(async move {
-            let conn = self.ctx.main().await?;
-            let rows = self.ctx.run(&conn, QUERY, None).await?;
+            let conn = self.ctx.main(deadline).await?;
+            let rows = self.ctx.run(&conn, QUERY, None, deadline).await?;
             let mut families = Vec::with_capacity(rows.rows.len());
             for row in &rows.rows {
                 let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");

@@ -91,12 +91,13 @@ impl Collector for StatStatementsCollector {
         "stat_statements"
     }
 
-    fn collect(&self) -> CollectFuture<'_> {
+    fn collect<'a>(&'a self, scrape: &'a sidewatch_common::ScrapeContext) -> CollectFuture<'a> {
+        let deadline = scrape.deadline();
         Box::pin(async move {
-            let conn = self.ctx.main().await?;
+            let conn = self.ctx.main(deadline).await?;
             let rows = self
                 .ctx
-                .run(&conn, &self.sql(conn.server_version), None)
+                .run(&conn, &self.sql(conn.server_version), None, deadline)
                 .await?;
             let mut out = FamilySet::default();
             let metrics = [

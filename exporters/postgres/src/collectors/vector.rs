@@ -143,9 +143,14 @@ impl VectorCollector {
         }
     }
 
-    async fn database(&self, db: &str, out: &mut FamilySet) -> Result<(), CollectError> {
-        let conn = self.ctx.conn(db).await?;
-        let exts = self.ctx.run(&conn, EXTENSIONS, None).await?;
+    async fn database(
+        &self,
+        db: &str,
+        out: &mut FamilySet,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), CollectError> {
+        let conn = self.ctx.conn(db, deadline).await?;
+        let exts = self.ctx.run(&conn, EXTENSIONS, None, deadline).await?;
         if exts.rows.is_empty() {
             return Ok(());
         }
@@ -167,7 +172,7 @@ impl VectorCollector {
                 1.0,
             );
         }
-        let indexes = self.ctx.run(&conn, INDEXES, None).await?;
+        let indexes = self.ctx.run(&conn, INDEXES, None, deadline).await?;
         for row in &indexes.rows {
             let labels = with(&[
                 ("schemaname", text(row, 0)),
@@ -202,7 +207,7 @@ impl VectorCollector {
                 }
             }
         }
-        let columns = self.ctx.run(&conn, COLUMNS, None).await?;
+        let columns = self.ctx.run(&conn, COLUMNS, None, deadline).await?;
         for row in &columns.rows {
             if let Some(dims) = number(row, 4) {
                 out.family(
@@ -221,7 +226,7 @@ impl VectorCollector {
                 );
             }
         }
-        let builds = self.ctx.run(&conn, BUILDS, None).await?;
+        let builds = self.ctx.run(&conn, BUILDS, None, deadline).await?;
         for row in &builds.rows {
             if let Some(ratio) = number(row, 3) {
                 out.family(
@@ -240,7 +245,7 @@ impl VectorCollector {
             }
         }
         if exts.rows.iter().any(|r| text(r, 0) == "ruvector") {
-            if let Err(e) = self.ruvector(&conn, db, out).await {
+            if let Err(e) = self.ruvector(&conn, db, out, deadline).await {
                 tracing::debug!(database = db, error = %e, "RuVector stats unavailable");
             }
         }
@@ -254,13 +259,14 @@ impl VectorCollector {
         conn: &Conn,
         db: &str,
         out: &mut FamilySet,
+        deadline: tokio::time::Instant,
     ) -> Result<(), CollectError> {
         let funcs = self
             .ctx
             .run(
                 conn,
                 "SELECT proname FROM pg_proc WHERE proname IN ('ruvector_memory_stats', 'ruvector_is_healthy')",
-                None,
+                None, deadline,
             )
             .await?;
         let has = |f: &str| funcs.rows.iter().any(|r| text(r, 0) == f);
@@ -269,7 +275,7 @@ impl VectorCollector {
         if has("ruvector_is_healthy") {
             let rows = self
                 .ctx
-                .run(conn, "SELECT ruvector_is_healthy()", None)
+                .run(conn, "SELECT ruvector_is_healthy()", None, deadline)
                 .await?;
             if let Some(v) = rows.rows.first().and_then(|r| number(r, 0)) {
                 out.family(
@@ -283,7 +289,12 @@ impl VectorCollector {
         if has("ruvector_memory_stats") {
             let rows = self
                 .ctx
-                .run(conn, "SELECT * FROM ruvector_memory_stats()", None)
+                .run(
+                    conn,
+                    "SELECT * FROM ruvector_memory_stats()",
+                    None,
+                    deadline,
+                )
                 .await?;
             for (field, v) in numeric_fields(&rows) {
                 // RuVector reports megabytes (`*_mb`); exposed in bytes.
@@ -303,9 +314,13 @@ impl VectorCollector {
     }
 
     /// Vector search calls and time by operator, from pg_stat_statements.
-    async fn searches(&self, out: &mut FamilySet) -> Result<(), CollectError> {
-        let conn = self.ctx.main().await?;
-        let has = self.ctx.run(&conn, HAS_STATEMENTS, None).await?;
+    async fn searches(
+        &self,
+        out: &mut FamilySet,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), CollectError> {
+        let conn = self.ctx.main(deadline).await?;
+        let has = self.ctx.run(&conn, HAS_STATEMENTS, None, deadline).await?;
         if has.rows.first().and_then(|r| number(r, 0)).unwrap_or(0.0) < 1.0 {
             return Ok(());
         }
@@ -323,7 +338,7 @@ impl VectorCollector {
                      FROM pg_stat_statements(false) s JOIN pg_database d ON d.oid = s.dbid \
                      WHERE s.queryid IS NOT NULL"
                 ),
-                None,
+                None, deadline,
             )
             .await?;
         let unknown: Vec<String> = {
@@ -352,7 +367,7 @@ impl VectorCollector {
                             "SELECT userid::text, dbid::text, queryid::text, query \
                              FROM pg_stat_statements(true) WHERE queryid = ANY('{{{list}}}'::bigint[])"
                         ),
-                        None,
+                        None, deadline,
                     )
                     .await?
             };
@@ -445,17 +460,17 @@ impl Collector for VectorCollector {
         "vector"
     }
 
-    fn collect(&self) -> CollectFuture<'_> {
+    fn collect<'a>(&'a self, scrape: &'a sidewatch_common::ScrapeContext) -> CollectFuture<'a> {
         Box::pin(async move {
-            let databases = self.ctx.databases().await?;
+            let databases = self.ctx.databases(scrape.deadline()).await?;
             let mut out = FamilySet::default();
             let mut failures = Vec::new();
             for db in &databases {
-                if let Err(e) = self.database(db, &mut out).await {
+                if let Err(e) = self.database(db, &mut out, scrape.deadline()).await {
                     failures.push(format!("database {db:?}: {e}"));
                 }
             }
-            if let Err(e) = self.searches(&mut out).await {
+            if let Err(e) = self.searches(&mut out, scrape.deadline()).await {
                 failures.push(format!("search statistics: {e}"));
             }
             if !failures.is_empty() && out.series() == 0 {

@@ -749,7 +749,7 @@ pub struct InfoCollector {
 const CONFIG_NAMES: [&str; 4] = ["maxmemory", "maxclients", "io-threads", "databases"];
 
 impl InfoCollector {
-    async fn gather(&self) -> Result<(Info, Extras), ClientError> {
+    async fn gather(&self, deadline: tokio::time::Instant) -> Result<(Info, Extras), ClientError> {
         let mut cmds: Vec<Vec<&[u8]>> = vec![vec![b"INFO", b"ALL"]];
         let config = self.config_command.as_bytes();
         if !config.is_empty() {
@@ -761,7 +761,7 @@ impl InfoCollector {
         cmds.push(vec![b"SLOWLOG", b"GET", b"1"]);
         cmds.push(vec![b"LATENCY", b"LATEST"]);
         let refs: Vec<&[&[u8]]> = cmds.iter().map(|c| c.as_slice()).collect();
-        let mut session = self.client.session().await?;
+        let mut session = self.client.session(deadline).await?;
         let mut replies = session.pipeline(&refs).await?.into_iter();
         let mut info_reply = replies.next().unwrap_or(Value::Nil);
         if let Value::Error(_) = info_reply {
@@ -824,10 +824,10 @@ impl Collector for InfoCollector {
         "info"
     }
 
-    fn collect(&self) -> CollectFuture<'_> {
+    fn collect<'a>(&'a self, ctx: &'a sidewatch_common::ScrapeContext) -> CollectFuture<'a> {
         Box::pin(async move {
             let (info, extras) = self
-                .gather()
+                .gather(ctx.deadline())
                 .await
                 .map_err(|e| CollectError::Target(e.to_string()))?;
             let mut out = families(self.namespace, &info, &extras, self.options);

@@ -151,8 +151,9 @@ impl KeysCollector {
         db: u32,
         keys: Vec<Vec<u8>>,
         wrong: &mut Vec<(u32, String, String)>,
+        deadline: tokio::time::Instant,
     ) -> Result<Vec<KeyResult>, ClientError> {
-        let kinds = types(&self.client, db, &keys).await?;
+        let kinds = types(&self.client, db, &keys, deadline).await?;
         let mut cmds: Vec<Vec<&[u8]>> = Vec::new();
         let mut plan: Vec<(usize, bool)> = Vec::new();
         let prefix_end = (VALUE_PREFIX - 1).to_string();
@@ -174,7 +175,7 @@ impl KeysCollector {
         if cmds.is_empty() {
             return Ok(Vec::new());
         }
-        let mut s = self.client.session().await?;
+        let mut s = self.client.session(deadline).await?;
         s.select(db).await?;
         let refs: Vec<&[&[u8]]> = cmds.iter().map(|c| c.as_slice()).collect();
         let mut replies = s.pipeline(&refs).await?.into_iter();
@@ -205,9 +206,9 @@ impl KeysCollector {
         Ok(out)
     }
 
-    async fn run(&self) -> Result<Vec<Family>, ClientError> {
+    async fn run(&self, deadline: tokio::time::Instant) -> Result<Vec<Family>, ClientError> {
         let ns = self.namespace;
-        let mut spend = Spend::start(&self.budget);
+        let mut spend = Spend::start(&self.budget, deadline);
         let mut results: Vec<KeyResult> = Vec::new();
         let mut wrong: Vec<(u32, String, String)> = Vec::new();
         // Single keys first: they are cheap and named explicitly.
@@ -219,7 +220,7 @@ impl KeysCollector {
             }
         }
         for (db, keys) in by_db {
-            results.extend(self.measure(db, keys, &mut wrong).await?);
+            results.extend(self.measure(db, keys, &mut wrong, deadline).await?);
         }
         for p in &self.check_keys {
             let (keys, done) = walk(&self.client, p, self.budget.batch, &mut spend).await?;
@@ -227,7 +228,9 @@ impl KeysCollector {
                 self.truncated.note("check-keys", p, &self.budget);
             }
             for chunk in keys.chunks(self.budget.batch.max(1)) {
-                let found = self.measure(p.db, chunk.to_vec(), &mut wrong).await?;
+                let found = self
+                    .measure(p.db, chunk.to_vec(), &mut wrong, deadline)
+                    .await?;
                 // A key matched by two patterns is reported once.
                 for r in found {
                     if !results.iter().any(|x| x.db == r.db && x.key == r.key) {
@@ -238,7 +241,7 @@ impl KeysCollector {
         }
         // Counting has a budget of its own, so big --check-keys patterns
         // cannot starve it (and the other way round).
-        let mut spend = Spend::start(&self.budget);
+        let mut spend = Spend::start(&self.budget, deadline);
         let mut counts: Vec<(u32, String, u64)> = Vec::new();
         for p in &self.count_keys {
             if let Some(n) = self.count(p, &mut spend).await? {
@@ -282,8 +285,15 @@ impl KeysCollector {
         };
         let mut finished = false;
         while !spend.exhausted() {
-            let (next, page) =
-                scan_page(&self.client, p.db, cursor, &p.pattern, self.budget.batch).await?;
+            let (next, page) = scan_page(
+                &self.client,
+                p.db,
+                cursor,
+                &p.pattern,
+                self.budget.batch,
+                spend.deadline,
+            )
+            .await?;
             spend.take(page.len());
             partial += page.len() as u64;
             cursor = next;
@@ -338,9 +348,9 @@ impl Collector for KeysCollector {
         "keys"
     }
 
-    fn collect(&self) -> CollectFuture<'_> {
+    fn collect<'a>(&'a self, ctx: &'a sidewatch_common::ScrapeContext) -> CollectFuture<'a> {
         Box::pin(async move {
-            self.run()
+            self.run(ctx.deadline())
                 .await
                 .map_err(|e| CollectError::Target(e.to_string()))
         })

@@ -113,10 +113,11 @@ impl StreamsCollector {
         stream: &[u8],
         f: &mut Families,
         wrong: &mut Vec<(u32, String, String)>,
+        deadline: tokio::time::Instant,
     ) -> Result<(), ClientError> {
         let name = String::from_utf8_lossy(stream).into_owned();
         let dbl = format!("db{db}");
-        let mut s = self.client.session().await?;
+        let mut s = self.client.session(deadline).await?;
         s.select(db).await?;
         let replies = s
             .pipeline(&[
@@ -127,7 +128,7 @@ impl StreamsCollector {
         let (info, groups) = match replies.as_slice() {
             [Value::Error(e), ..] if e.starts_with("WRONGTYPE") => {
                 drop(s);
-                let kind = types(&self.client, db, &[stream.to_vec()]).await?;
+                let kind = types(&self.client, db, &[stream.to_vec()], deadline).await?;
                 wrong.push((db, name, kind.into_iter().next().unwrap_or_default()));
                 return Ok(());
             }
@@ -227,14 +228,14 @@ impl StreamsCollector {
         Ok(())
     }
 
-    async fn run(&self) -> Result<Vec<Family>, ClientError> {
+    async fn run(&self, deadline: tokio::time::Instant) -> Result<Vec<Family>, ClientError> {
         let ns = self.namespace;
         let mut f = Families::new(ns);
         let mut wrong = Vec::new();
-        let mut spend = Spend::start(&self.budget);
+        let mut spend = Spend::start(&self.budget, deadline);
         let mut seen: Vec<(u32, Vec<u8>)> = Vec::new();
         for p in &self.single_streams {
-            self.report(p.db, p.pattern.as_bytes(), &mut f, &mut wrong)
+            self.report(p.db, p.pattern.as_bytes(), &mut f, &mut wrong, deadline)
                 .await?;
             seen.push((p.db, p.pattern.as_bytes().to_vec()));
         }
@@ -243,13 +244,14 @@ impl StreamsCollector {
             if !done {
                 self.truncated.note("check-streams", p, &self.budget);
             }
-            let kinds = types(&self.client, p.db, &keys).await?;
+            let kinds = types(&self.client, p.db, &keys, deadline).await?;
             for (key, kind) in keys.into_iter().zip(kinds) {
                 // Patterns match any type; only streams are reported.
                 if kind != "stream" || seen.iter().any(|(d, k)| *d == p.db && *k == key) {
                     continue;
                 }
-                self.report(p.db, &key, &mut f, &mut wrong).await?;
+                self.report(p.db, &key, &mut f, &mut wrong, deadline)
+                    .await?;
                 seen.push((p.db, key));
             }
         }
@@ -268,9 +270,9 @@ impl Collector for StreamsCollector {
         "streams"
     }
 
-    fn collect(&self) -> CollectFuture<'_> {
+    fn collect<'a>(&'a self, ctx: &'a sidewatch_common::ScrapeContext) -> CollectFuture<'a> {
         Box::pin(async move {
-            self.run()
+            self.run(ctx.deadline())
                 .await
                 .map_err(|e| CollectError::Target(e.to_string()))
         })
