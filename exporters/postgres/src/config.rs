@@ -227,7 +227,9 @@ impl PgConfig {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let matches = cli::get_matches(command(), args)?;
+        let cmd = command();
+        cli::check_collector_env(&cmd, env.keys().cloned())?;
+        let matches = cli::get_matches(cmd, args)?;
         let cli = Cli::from_arg_matches(&matches)?;
         let mut collectors = cli::enabled_collectors(&matches, SPECS);
         if cli.disable_default_metrics {
@@ -356,6 +358,23 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn a_misspelt_collector_in_the_environment_is_refused() {
+        let args = ["sidewatch-postgres", "--config.check"];
+        let err = PgConfig::from_args(args, &env(&[("SIDEWATCH_COLLECTOR_STAT_DATABSE", "true")]))
+            .err()
+            .expect("refused");
+        assert!(
+            matches!(&err, StartError::Config(m) if m.contains("SIDEWATCH_COLLECTOR_STAT_DATABSE")),
+            "{err:?}"
+        );
+        let ok = PgConfig::from_args(
+            args,
+            &env(&[("SIDEWATCH_COLLECTOR_STAT_DATABASE", "false")]),
+        );
+        assert!(ok.is_ok());
     }
 
     #[test]
