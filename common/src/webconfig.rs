@@ -147,6 +147,47 @@ impl WebConfig {
     }
 }
 
+/// TLS settings given as flags (a peer's `--tls-server-*`), for a web
+/// config without a file.
+#[derive(Debug, Clone, Default)]
+pub struct TlsFlags {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// With it, clients must present a certificate signed by this CA.
+    pub client_ca_file: Option<PathBuf>,
+    /// `TLS12` or `TLS13`.
+    pub min_version: Option<String>,
+}
+
+impl WebConfig {
+    /// A web config with TLS only, from flags; errors name `origin`.
+    pub fn from_tls_flags(flags: TlsFlags, origin: &str) -> Result<Self, WebConfigError> {
+        let raw = RawTls {
+            cert_file: Some(flags.cert_file),
+            key_file: Some(flags.key_file),
+            client_auth_type: flags
+                .client_ca_file
+                .as_ref()
+                .map(|_| "RequireAndVerifyClientCert".to_owned()),
+            client_ca_file: flags.client_ca_file,
+            min_version: flags.min_version,
+            max_version: None,
+            cipher_suites: None,
+            curve_preferences: None,
+            prefer_server_cipher_suites: None,
+        };
+        let tls = build_tls(raw, Path::new(".")).map_err(|message| WebConfigError::Invalid {
+            path: origin.to_owned(),
+            message,
+        })?;
+        Ok(WebConfig {
+            tls: Some(Arc::new(tls)),
+            basic_auth: None,
+            headers: Vec::new(),
+        })
+    }
+}
+
 fn build_tls(raw: RawTls, base: &Path) -> Result<rustls::ServerConfig, String> {
     let resolve = |p: &PathBuf| {
         if p.is_absolute() {

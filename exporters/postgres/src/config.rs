@@ -12,7 +12,7 @@ use sidewatch_common::http::HttpOptions;
 use sidewatch_common::probe::{ProbeArgs, TargetPolicy};
 
 use crate::collectors::stat_statements::StatStatementsOptions;
-use crate::collectors::{DatabaseSelection, SPECS};
+use crate::collectors::{self, DatabaseSelection};
 use crate::dsn::{self, Target};
 use crate::pool::PoolSettings;
 use crate::queries::{self, QuerySpec};
@@ -142,7 +142,7 @@ pub fn command() -> clap::Command {
     let cmd = Cli::command()
         .args_override_self(true)
         .mut_arg("listen_address", |a| a.default_value(":9187"));
-    cli::add_collector_flags(cmd, SPECS)
+    cli::add_collector_flags(cmd, &collectors::specs())
 }
 
 /// postgres_exporter's config file: auth modules for /probe.
@@ -231,7 +231,7 @@ impl PgConfig {
         cli::check_collector_env(&cmd, env.keys().cloned())?;
         let matches = cli::get_matches(cmd, args)?;
         let cli = Cli::from_arg_matches(&matches)?;
-        let mut collectors = cli::enabled_collectors(&matches, SPECS);
+        let mut collectors = cli::enabled_collectors(&matches, &collectors::specs());
         if cli.disable_default_metrics {
             collectors.retain(|c| !crate::collectors::is_default_metric(c));
         }
@@ -252,7 +252,8 @@ impl PgConfig {
                 })?;
                 let specs = queries::parse(&path.display().to_string(), &text)
                     .map_err(|e| StartError::Config(e.to_string()))?;
-                let builtin_names: Vec<&str> = SPECS.iter().map(|s| s.name).collect();
+                let builtin_names: Vec<&str> =
+                    collectors::ALL.iter().map(|d| d.spec.name).collect();
                 if let Some(clash) = specs
                     .iter()
                     .find(|s| builtin_names.contains(&s.id.as_str()) || s.id == "static")

@@ -44,10 +44,8 @@ use sidewatch_common::http::{ProbeRoute, StatusCode};
 use sidewatch_common::multitarget::{MultiTarget, TargetEngine, Targets};
 use sidewatch_common::{Collector, ExporterInfo, ScrapeEngine, ScrapeSettings, TargetProbe};
 
-use crate::collectors::settings::SettingsCollector;
-use crate::collectors::stat_statements::{StatStatementsCollector, StatStatementsOptions};
-use crate::collectors::vector::VectorCollector;
-use crate::collectors::{DatabaseSelection, PgContext, QueryCollector, StaticCollector};
+use crate::collectors::stat_statements::StatStatementsOptions;
+use crate::collectors::{DatabaseSelection, PgBuild, PgContext, QueryCollector, StaticCollector};
 use crate::config::{AuthModule, PgConfig};
 use crate::dsn::Target;
 use crate::pool::{ConnectionBudget, Pool, PoolSettings};
@@ -75,32 +73,18 @@ pub struct CollectorPlan {
 
 /// Builds the enabled collectors for one target.
 pub fn build_collectors(ctx: &Arc<PgContext>, plan: &CollectorPlan) -> Vec<Arc<dyn Collector>> {
-    let builtin = collectors::builtin();
     let mut out: Vec<Arc<dyn Collector>> = vec![Arc::new(StaticCollector {
         ctx: Arc::clone(ctx),
     })];
-    for name in &plan.collectors {
-        let c: Arc<dyn Collector> = match *name {
-            "settings" => Arc::new(SettingsCollector {
-                ctx: Arc::clone(ctx),
-            }),
-            "vector" => Arc::new(VectorCollector::new(Arc::clone(ctx))),
-            "stat_statements" => Arc::new(StatStatementsCollector {
-                ctx: Arc::clone(ctx),
-                options: plan.stat_statements.clone(),
-            }),
-            other => match builtin.get(other) {
-                Some((per_database, specs)) => Arc::new(QueryCollector::new(
-                    name,
-                    Arc::clone(ctx),
-                    specs.clone(),
-                    *per_database,
-                )),
-                None => continue,
-            },
-        };
-        out.push(c);
-    }
+    let build = PgBuild {
+        ctx: Arc::clone(ctx),
+        stat_statements: plan.stat_statements.clone(),
+    };
+    out.extend(sidewatch_common::collector::build_enabled(
+        collectors::ALL,
+        &plan.collectors,
+        &build,
+    ));
     for spec in &plan.custom_queries {
         // The peer runs queries not marked master in every database when it
         // discovers databases; `all_databases` asks for it explicitly.

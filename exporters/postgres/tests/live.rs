@@ -472,3 +472,32 @@ fn postgres_16_from_the_wheel() {
         )
         .is_some());
 }
+
+/// The README's collector table lists exactly the declared collectors with
+/// their defaults, in declaration order.
+#[test]
+fn readme_lists_every_declared_collector() {
+    let readme = include_str!("../../../README.md");
+    let section = readme
+        .split("## sidewatch-postgres")
+        .nth(1)
+        .and_then(|s| s.split("### Collectors and metric families").nth(1))
+        .and_then(|s| s.split("\n## ").next())
+        .expect("postgres collectors section");
+    let listed: Vec<(String, bool)> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| "))
+        .filter_map(|l| {
+            let mut cells = l.split(" | ");
+            Some((cells.next()?.to_owned(), cells.next()?.to_owned()))
+        })
+        .filter(|(n, d)| d == "on" || d == "off" || n == "collector")
+        .filter(|(n, _)| n != "collector")
+        .map(|(n, d)| (n, d == "on"))
+        .collect();
+    let declared: Vec<(String, bool)> = sidewatch_postgres::collectors::specs()
+        .iter()
+        .map(|s| (s.name.to_owned(), s.default_enabled))
+        .collect();
+    assert_eq!(listed, declared);
+}

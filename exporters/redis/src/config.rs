@@ -566,19 +566,13 @@ fn web_tls_from_flags(cli: &Cli) -> Result<Option<WebConfig>, StartError> {
             )))
         }
     };
-    let json = |p: &PathBuf| serde_json::to_string(&p.display().to_string()).unwrap_or_default();
-    let mut yaml = format!(
-        "tls_server_config:\n  cert_file: {}\n  key_file: {}\n  min_version: {min}\n",
-        json(cert),
-        json(key)
-    );
-    if let Some(ca) = &cli.tls_server_ca_cert_file {
-        yaml.push_str(&format!(
-            "  client_ca_file: {}\n  client_auth_type: RequireAndVerifyClientCert\n",
-            json(ca)
-        ));
-    }
-    WebConfig::parse(&yaml, std::path::Path::new("."), "--tls-server-* flags")
+    let flags = sidewatch_common::webconfig::TlsFlags {
+        cert_file: cert.clone(),
+        key_file: key.clone(),
+        client_ca_file: cli.tls_server_ca_cert_file.clone(),
+        min_version: Some(min.to_owned()),
+    };
+    WebConfig::from_tls_flags(flags, "--tls-server-* flags")
         .map(Some)
         .map_err(|e| StartError::Config(e.to_string()))
 }

@@ -13,82 +13,143 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde::Deserialize;
 use sidewatch_common::cli::CollectorSpec;
+use sidewatch_common::collector::CollectorDecl;
 use sidewatch_common::metrics::LabelName;
 use sidewatch_common::{CollectError, CollectFuture, Collector, Family};
 
 use crate::pool::{Conn, Pool, RowEvent, Rows};
 use crate::queries::{self, FamilySet, QuerySpec};
 
-/// Every collector with its default, as `--collector.<name>` switches.
-pub const SPECS: &[CollectorSpec] = &[
-    CollectorSpec::on(
+/// Every collector, declared once: name, default, help and how it is built.
+/// The `--collector.<name>` switches, `--help` and the built set come from here;
+/// most are queries in `builtin.yaml` under the same name.
+pub const ALL: &[CollectorDecl<PgBuild>] = &[
+    CollectorDecl::on(
         "database",
         "database sizes and connection limits (pg_database)",
+        |b| b.builtin("database"),
     ),
-    CollectorSpec::on("locks", "locks by database and mode (pg_locks)"),
-    CollectorSpec::on("replication", "replica lag (pg_last_xact_replay_timestamp)"),
-    CollectorSpec::on(
+    CollectorDecl::on("locks", "locks by database and mode (pg_locks)", |b| {
+        b.builtin("locks")
+    }),
+    CollectorDecl::on(
+        "replication",
+        "replica lag (pg_last_xact_replay_timestamp)",
+        |b| b.builtin("replication"),
+    ),
+    CollectorDecl::on(
         "replication_slot",
         "replication slots (pg_replication_slots)",
+        |b| b.builtin("replication_slot"),
     ),
-    CollectorSpec::on("settings", "numeric server settings (pg_settings)"),
-    CollectorSpec::on("stat_activity", "connections by state (pg_stat_activity)"),
-    CollectorSpec::on("stat_archiver", "WAL archiving (pg_stat_archiver)"),
-    CollectorSpec::on(
+    CollectorDecl::on("settings", "numeric server settings (pg_settings)", |b| {
+        Arc::new(settings::SettingsCollector {
+            ctx: Arc::clone(&b.ctx),
+        })
+    }),
+    CollectorDecl::on(
+        "stat_activity",
+        "connections by state (pg_stat_activity)",
+        |b| b.builtin("stat_activity"),
+    ),
+    CollectorDecl::on("stat_archiver", "WAL archiving (pg_stat_archiver)", |b| {
+        b.builtin("stat_archiver")
+    }),
+    CollectorDecl::on(
         "stat_bgwriter",
         "background writer; checkpointer on 17+ (pg_stat_bgwriter, pg_stat_checkpointer)",
+        |b| b.builtin("stat_bgwriter"),
     ),
-    CollectorSpec::on(
+    CollectorDecl::on(
         "stat_database",
         "per-database statistics and conflicts (pg_stat_database)",
+        |b| b.builtin("stat_database"),
     ),
-    CollectorSpec::on(
+    CollectorDecl::on(
         "stat_progress_vacuum",
         "running vacuums (pg_stat_progress_vacuum)",
+        |b| b.builtin("stat_progress_vacuum"),
     ),
-    CollectorSpec::on("stat_replication", "WAL senders (pg_stat_replication)"),
-    CollectorSpec::on(
+    CollectorDecl::on(
+        "stat_replication",
+        "WAL senders (pg_stat_replication)",
+        |b| b.builtin("stat_replication"),
+    ),
+    CollectorDecl::on(
         "stat_user_tables",
         "table statistics, per database (pg_stat_user_tables)",
+        |b| b.builtin("stat_user_tables"),
     ),
-    CollectorSpec::on(
+    CollectorDecl::on(
         "statio_user_tables",
         "table I/O, per database (pg_statio_user_tables)",
+        |b| b.builtin("statio_user_tables"),
     ),
-    CollectorSpec::on(
+    CollectorDecl::on(
         "vector",
         "pgvector and RuVector indexes, columns, builds and searches",
+        |b| Arc::new(vector::VectorCollector::new(Arc::clone(&b.ctx))),
     ),
-    CollectorSpec::on("wal", "WAL directory size (pg_ls_waldir)"),
-    CollectorSpec::off("database_wraparound", "transaction ID age per database"),
-    CollectorSpec::off(
+    CollectorDecl::on("wal", "WAL directory size (pg_ls_waldir)", |b| {
+        b.builtin("wal")
+    }),
+    CollectorDecl::off(
+        "database_wraparound",
+        "transaction ID age per database",
+        |b| b.builtin("database_wraparound"),
+    ),
+    CollectorDecl::off(
         "long_running_transactions",
         "transactions open longer than a minute",
+        |b| b.builtin("long_running_transactions"),
     ),
-    CollectorSpec::off("postmaster", "postmaster start time"),
-    CollectorSpec::off(
+    CollectorDecl::off("postmaster", "postmaster start time", |b| {
+        b.builtin("postmaster")
+    }),
+    CollectorDecl::off(
         "process_idle",
         "idle connections by application, as a histogram of idle time",
+        |b| b.builtin("process_idle"),
     ),
-    CollectorSpec::off("stat_activity_autovacuum", "running autovacuum workers"),
-    CollectorSpec::off(
+    CollectorDecl::off(
+        "stat_activity_autovacuum",
+        "running autovacuum workers",
+        |b| b.builtin("stat_activity_autovacuum"),
+    ),
+    CollectorDecl::off(
         "stat_statements",
         "top statements by time (pg_stat_statements), bounded",
+        |b| {
+            Arc::new(stat_statements::StatStatementsCollector {
+                ctx: Arc::clone(&b.ctx),
+                options: b.stat_statements.clone(),
+            })
+        },
     ),
-    CollectorSpec::off(
+    CollectorDecl::off(
         "stat_wal_receiver",
         "WAL receiver on a replica (pg_stat_wal_receiver)",
+        |b| b.builtin("stat_wal_receiver"),
     ),
-    CollectorSpec::off(
+    CollectorDecl::off(
         "statio_user_indexes",
         "index I/O, per database (pg_statio_user_indexes)",
+        |b| b.builtin("statio_user_indexes"),
     ),
 ];
+
+/// The specs of [`ALL`], for flags and docs.
+pub fn specs() -> Vec<CollectorSpec> {
+    sidewatch_common::collector::specs(ALL)
+}
 
 /// The collectors `--disable-default-metrics` turns off (all defaults but
 /// `settings`, which has its own switch).
 pub fn is_default_metric(name: &str) -> bool {
-    name != "settings" && SPECS.iter().any(|s| s.name == name && s.default_enabled)
+    name != "settings"
+        && ALL
+            .iter()
+            .any(|d| d.spec.name == name && d.spec.default_enabled)
 }
 
 /// Which databases per-database collectors visit.
@@ -274,8 +335,37 @@ struct BuiltinCollector {
     queries: serde_yaml::Mapping,
 }
 
-/// The built-in query collectors: name → (per database, queries).
-pub fn builtin() -> HashMap<String, (bool, Vec<QuerySpec>)> {
+/// What a collector of one target is built from.
+pub struct PgBuild {
+    pub ctx: Arc<PgContext>,
+    pub stat_statements: stat_statements::StatStatementsOptions,
+}
+
+impl PgBuild {
+    /// The query collector `name` of `builtin.yaml`.
+    fn builtin(&self, name: &'static str) -> Arc<dyn Collector> {
+        let (per_database, specs) = builtin().get(name).cloned().unwrap_or_else(|| {
+            // A test holds every declared builtin in builtin.yaml.
+            tracing::error!(collector = name, "builtin.yaml has no such collector");
+            (false, Vec::new())
+        });
+        Arc::new(QueryCollector::new(
+            name,
+            Arc::clone(&self.ctx),
+            specs,
+            per_database,
+        ))
+    }
+}
+
+/// The built-in query collectors: name → (per database, queries), parsed once.
+pub fn builtin() -> &'static HashMap<String, (bool, Vec<QuerySpec>)> {
+    static PARSED: std::sync::OnceLock<HashMap<String, (bool, Vec<QuerySpec>)>> =
+        std::sync::OnceLock::new();
+    PARSED.get_or_init(parse_builtin)
+}
+
+fn parse_builtin() -> HashMap<String, (bool, Vec<QuerySpec>)> {
     const TEXT: &str = include_str!("builtin.yaml");
     let raw: HashMap<String, BuiltinCollector> = match serde_yaml::from_str(TEXT) {
         Ok(raw) => raw,
@@ -486,7 +576,7 @@ mod tests {
         assert_eq!(b.len(), raw.len(), "every builtin collector parses");
         for name in b.keys() {
             assert!(
-                SPECS.iter().any(|s| s.name == name),
+                ALL.iter().any(|d| d.spec.name == name),
                 "{name} has no --collector flag"
             );
         }
