@@ -42,8 +42,10 @@ for t in "${targets[@]}"; do
   mkdir -p "$found" "fuzz/artifacts/$t"
   out=$(mktemp)
   set +e
-  # -timeout: one input taking longer is a hang, reported as a crash.
-  cargo fuzz run --sanitizer none --fuzz-dir fuzz "$t" "$found" "fuzz/corpus/$t" -- \
+  # The binaries built above run directly: a change to the sources while
+  # this runs does not rebuild them half-way. -timeout: one input taking
+  # longer is a hang, reported as a crash.
+  "fuzz/target/x86_64-unknown-linux-gnu/release/$t" "$found" "fuzz/corpus/$t" \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=1024 -max_len=65536 \
     -print_final_stats=1 -artifact_prefix="fuzz/artifacts/$t/" >"$out" 2>&1
   rc=$?
