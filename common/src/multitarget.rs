@@ -68,11 +68,6 @@ impl<M: MultiTarget> Targets<M> {
         }
     }
 
-    /// Engines kept right now (for tests).
-    pub fn kept(&self) -> usize {
-        self.engines.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
     fn engine_for(&self, key: String, target: M::Target) -> Arc<TargetEngine> {
         let now = Instant::now();
         let mut engines = self.engines.lock().unwrap_or_else(|p| p.into_inner());
