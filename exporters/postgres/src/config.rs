@@ -12,7 +12,7 @@ use sidewatch_common::http::HttpOptions;
 use sidewatch_common::probe::{ProbeArgs, TargetPolicy};
 
 use crate::collectors::stat_statements::StatStatementsOptions;
-use crate::collectors::{self, DatabaseSelection};
+use crate::collectors::{self, DatabaseSelection, SeriesLabels};
 use crate::dsn::{self, Target};
 use crate::pool::PoolSettings;
 use crate::queries::{self, QuerySpec};
@@ -77,6 +77,11 @@ pub struct Cli {
         value_name = "LIST"
     )]
     pub constant_labels: Option<String>,
+
+    /// Add `server="host:port"` to every series, as postgres_exporter 0.11
+    /// did; today's postgres_exporter and sidewatch leave it out.
+    #[arg(long = "compat.server-label", env = "SIDEWATCH_PG_SERVER_LABEL", action = ArgAction::SetTrue)]
+    pub server_label: bool,
 
     /// Auth modules for /probe, in postgres_exporter's config file format.
     /// A missing file is fine unless this flag names it explicitly.
@@ -188,7 +193,7 @@ pub struct PgConfig {
     pub target: Option<Target>,
     pub collectors: Vec<&'static str>,
     pub custom_queries: Vec<QuerySpec>,
-    pub constant_labels: Vec<(String, String)>,
+    pub labels: SeriesLabels,
     pub databases: DatabaseSelection,
     pub pool: PoolSettings,
     pub stat_statements: StatStatementsOptions,
@@ -315,7 +320,10 @@ impl PgConfig {
             target,
             collectors,
             custom_queries,
-            constant_labels,
+            labels: SeriesLabels {
+                constant: constant_labels,
+                server: cli.server_label,
+            },
             auth_modules,
             probe_policy,
             http,
@@ -403,7 +411,7 @@ mod tests {
         assert!(c.collectors.contains(&"stat_statements"));
         assert!(c.collectors.contains(&"stat_database"));
         assert_eq!(c.databases.exclude, ["a", "b"]);
-        assert_eq!(c.constant_labels.len(), 2);
+        assert_eq!(c.labels.constant.len(), 2);
     }
 
     #[test]

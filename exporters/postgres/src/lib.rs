@@ -45,7 +45,9 @@ use sidewatch_common::multitarget::{MultiTarget, TargetEngine, Targets};
 use sidewatch_common::{Collector, ExporterInfo, ScrapeEngine, ScrapeSettings, TargetProbe};
 
 use crate::collectors::stat_statements::StatStatementsOptions;
-use crate::collectors::{DatabaseSelection, PgBuild, PgContext, QueryCollector, StaticCollector};
+use crate::collectors::{
+    DatabaseSelection, PgBuild, PgContext, QueryCollector, SeriesLabels, StaticCollector,
+};
 use crate::config::{AuthModule, PgConfig};
 use crate::dsn::Target;
 use crate::pool::{ConnectionBudget, Pool, PoolSettings};
@@ -135,12 +137,12 @@ pub fn build_engine_for(
     pool_settings: PoolSettings,
     budget: &Arc<ConnectionBudget>,
     scrape: ScrapeSettings,
-    constant_labels: &[(String, String)],
+    labels: &SeriesLabels,
     databases: DatabaseSelection,
     plan: &CollectorPlan,
 ) -> (Arc<ScrapeEngine>, Arc<Pool>) {
     let pool = Pool::with_budget(target, pool_settings, budget);
-    let ctx = PgContext::new(Arc::clone(&pool), constant_labels, databases);
+    let ctx = PgContext::new(Arc::clone(&pool), labels, databases);
     let engine = ScrapeEngine::new(
         INFO,
         scrape,
@@ -161,7 +163,7 @@ pub struct PgProbeHandler {
     pub budget: Arc<ConnectionBudget>,
     pub policy: TargetPolicy,
     pub scrape: ScrapeSettings,
-    pub constant_labels: Vec<(String, String)>,
+    pub labels: SeriesLabels,
 }
 
 impl PgProbeHandler {
@@ -264,7 +266,7 @@ impl MultiTarget for PgProbeHandler {
         );
         let ctx = PgContext::new(
             Arc::clone(&pool),
-            &self.constant_labels,
+            &self.labels,
             DatabaseSelection::default(),
         );
         let engine = ScrapeEngine::for_target(
@@ -299,7 +301,7 @@ pub fn build(config: &PgConfig) -> (Option<Watched>, ProbeRoute) {
             config.pool.clone(),
             &budget,
             config.cli.common.scrape.settings(),
-            &config.constant_labels,
+            &config.labels,
             config.databases.clone(),
             &plan,
         )
@@ -311,7 +313,7 @@ pub fn build(config: &PgConfig) -> (Option<Watched>, ProbeRoute) {
         budget,
         policy: config.probe_policy.clone(),
         scrape: config.cli.common.scrape.settings(),
-        constant_labels: config.constant_labels.clone(),
+        labels: config.labels.clone(),
     })));
     (main, probe)
 }

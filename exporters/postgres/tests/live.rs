@@ -26,12 +26,8 @@ fn values_equal_the_servers_answers() {
     let x = Exposition::parse(&text);
 
     assert_eq!(x.value("pg_up", &[]), Some(1.0));
-    let server = format!("127.0.0.1:{}", pg.port);
     assert_eq!(
-        x.value(
-            "pg_database_size_bytes",
-            &[("datname", "app"), ("server", &server)]
-        ),
+        x.value("pg_database_size_bytes", &[("datname", "app")]),
         Some(number(&pg, "app", "SELECT pg_database_size('app')"))
     );
     assert_eq!(
@@ -500,4 +496,57 @@ fn readme_lists_every_declared_collector() {
         .map(|s| (s.name.to_owned(), s.default_enabled))
         .collect();
     assert_eq!(listed, declared);
+}
+
+/// Today's peer puts `server` only on its legacy maps' families;
+/// `--compat.server-label` puts it everywhere, as postgres_exporter 0.11 did.
+#[test]
+fn server_label_as_today_and_as_before() {
+    let pg = postgres();
+    let server = format!("127.0.0.1:{}", pg.port);
+    let size = number(&pg, "postgres", "SELECT pg_database_size('postgres')");
+    let today = scrape(&exporter(&pg, "postgres", &[]));
+    let old = scrape(&exporter(&pg, "postgres", &["--compat.server-label"]));
+    let today_labels = today.label_names();
+    let old_labels = old.label_names();
+    for (name, legacy) in [
+        ("pg_database_size_bytes", false),
+        ("pg_locks_count", false),
+        ("pg_roles_connection_limit", false),
+        ("pg_settings_max_connections", true),
+        ("pg_static", true),
+        ("pg_stat_activity_count", true),
+        ("pg_stat_database_conflicts_confl_lock", true),
+    ] {
+        assert_eq!(
+            today_labels[name].contains("server"),
+            legacy,
+            "{name}: {:?}",
+            today_labels[name]
+        );
+        assert!(old_labels[name].contains("server"), "{name}");
+    }
+    let near = |v: Option<f64>| v.is_some_and(|v| (v - size).abs() <= size * 0.01);
+    assert!(near(old.value(
+        "pg_database_size_bytes",
+        &[("datname", "postgres"), ("server", &server)]
+    )));
+    assert!(near(
+        today.value("pg_database_size_bytes", &[("datname", "postgres")])
+    ));
+    // Roles: the server's own connection limits.
+    pg.psql("postgres", "CREATE ROLE limited CONNECTION LIMIT 7");
+    let again = scrape(&exporter(&pg, "postgres", &[]));
+    assert_eq!(
+        again.value("pg_roles_connection_limit", &[("rolname", "limited")]),
+        Some(7.0)
+    );
+    assert_eq!(
+        again.value("pg_roles_connection_limit", &[("rolname", "postgres")]),
+        Some(number(
+            &pg,
+            "postgres",
+            "SELECT rolconnlimit FROM pg_roles WHERE rolname = 'postgres'"
+        ))
+    );
 }

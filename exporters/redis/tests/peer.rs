@@ -6,7 +6,7 @@
 mod support;
 
 use sidewatch_testkit::exposition::Coverage;
-use sidewatch_testkit::{find_program, http_get, wait_until, Exporter, Exposition, Redis};
+use sidewatch_testkit::{debian_program, http_get, wait_until, Exporter, Exposition, Redis};
 use support::*;
 
 /// The peer's families sidewatch leaves out on purpose (see docs/redis.md).
@@ -18,8 +18,12 @@ const ONLY_PEER: [&str; 3] = [
 
 #[test]
 fn covers_the_peers_default_families() {
-    let peer_bin = find_program(&["prometheus-redis-exporter", "redis_exporter"])
-        .expect("Debian's prometheus-redis-exporter (scripts/test.sh installs it)");
+    let peer_bin = debian_program(
+        "sid",
+        "prometheus-redis-exporter",
+        "prometheus-redis-exporter",
+    )
+    .expect("sid's prometheus-redis-exporter (scripts/test.sh fetches it)");
     let r = Redis::start_with(&[("maxmemory", "64mb")]);
     run(&r, &["SET a 1", "EXPIRE a 500", "SELECT 3", "RPUSH l x"]);
     // One error reply, for errorstats.

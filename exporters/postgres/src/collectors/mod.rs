@@ -57,9 +57,17 @@ pub const ALL: &[CollectorDecl<PgBuild>] = &[
     }),
     CollectorDecl::on(
         "stat_bgwriter",
-        "background writer; checkpointer on 17+ (pg_stat_bgwriter, pg_stat_checkpointer)",
+        "background writer (pg_stat_bgwriter)",
         |b| b.builtin("stat_bgwriter"),
     ),
+    CollectorDecl::on(
+        "stat_checkpointer",
+        "checkpoints and restartpoints on 17+ (pg_stat_checkpointer); the peer's is off by default",
+        |b| b.builtin("stat_checkpointer"),
+    ),
+    CollectorDecl::on("roles", "connection limit per role (pg_roles)", |b| {
+        b.builtin("roles")
+    }),
     CollectorDecl::on(
         "stat_database",
         "per-database statistics and conflicts (pg_stat_database)",
@@ -93,6 +101,16 @@ pub const ALL: &[CollectorDecl<PgBuild>] = &[
     CollectorDecl::on("wal", "WAL directory size (pg_ls_waldir)", |b| {
         b.builtin("wal")
     }),
+    CollectorDecl::off(
+        "buffercache_summary",
+        "shared buffer use on 16+ (pg_buffercache_summary; needs the pg_buffercache extension)",
+        |b| b.builtin("buffercache_summary"),
+    ),
+    CollectorDecl::off(
+        "xlog_location",
+        "WAL position on servers before 10 (emits nothing on 10+, as the peer)",
+        |b| b.builtin("xlog_location"),
+    ),
     CollectorDecl::off(
         "database_wraparound",
         "transaction ID age per database",
@@ -166,12 +184,34 @@ pub struct PgContext {
     pub pool: Arc<Pool>,
     /// `server` and the constant labels, first on every series.
     pub base_labels: Vec<(LabelName, String)>,
+    /// What postgres_exporter still puts on the families of its legacy
+    /// metric maps (pg_settings, pg_static, pg_stat_activity, ... and custom
+    /// queries): `server` and the constant labels.
+    pub legacy_labels: Vec<(LabelName, String)>,
     pub databases: DatabaseSelection,
     discovered: Mutex<Option<(Instant, Vec<String>)>>,
     /// Connections to the main database that collectors are spread over.
     lanes: u8,
     next_lane: std::sync::atomic::AtomicU8,
 }
+
+/// Labels on every series of a target: `--constantLabels`, and `server`
+/// (host:port) when `--compat.server-label` asks for postgres_exporter
+/// 0.11's shape.
+#[derive(Clone, Debug, Default)]
+pub struct SeriesLabels {
+    pub constant: Vec<(String, String)>,
+    pub server: bool,
+}
+
+/// The query prefixes that come from postgres_exporter's legacy metric maps,
+/// whose families keep the `server` label in today's peer.
+const LEGACY_MAPS: &[&str] = &[
+    "pg_stat_activity",
+    "pg_stat_archiver",
+    "pg_stat_database_conflicts",
+    "pg_stat_replication",
+];
 
 /// How long a discovered database list is reused.
 const DISCOVERY_TTL: Duration = Duration::from_secs(30);
@@ -180,18 +220,20 @@ const DISCOVERY_TTL: Duration = Duration::from_secs(30);
 const CLIENT_GRACE: Duration = Duration::from_millis(500);
 
 impl PgContext {
-    pub fn new(
-        pool: Arc<Pool>,
-        constant_labels: &[(String, String)],
-        databases: DatabaseSelection,
-    ) -> Arc<Self> {
-        let mut base_labels: Vec<(LabelName, String)> =
-            vec![("server".into(), pool.target().server.clone())];
-        base_labels.extend(
-            constant_labels
-                .iter()
-                .map(|(k, v)| (LabelName::from(k.clone()), v.clone())),
-        );
+    pub fn new(pool: Arc<Pool>, labels: &SeriesLabels, databases: DatabaseSelection) -> Arc<Self> {
+        let constant = labels
+            .constant
+            .iter()
+            .map(|(k, v)| (LabelName::from(k.clone()), v.clone()));
+        let server = (LabelName::from("server"), pool.target().server.clone());
+        let legacy_labels: Vec<(LabelName, String)> = std::iter::once(server.clone())
+            .chain(constant.clone())
+            .collect();
+        let base_labels: Vec<(LabelName, String)> = if labels.server {
+            legacy_labels.clone()
+        } else {
+            constant.collect()
+        };
         // Two connections to the main database let the server run two of a
         // scrape's queries at once. When other databases are visited too,
         // every connection is kept for them instead.
@@ -203,6 +245,7 @@ impl PgContext {
         Arc::new(Self {
             pool,
             base_labels,
+            legacy_labels,
             databases,
             discovered: Mutex::new(None),
             lanes,
@@ -445,8 +488,13 @@ impl QueryCollector {
             // Rows are turned into series as they arrive and only counted
             // once the limit is reached: memory follows the limit.
             let limit = scrape.series_limit();
-            let mut sink =
-                queries::RowSink::new(spec, &self.ctx.base_labels, datname, &mut set, limit);
+            let builtin = ALL.iter().any(|d| d.spec.name == self.name);
+            let labels = if !builtin || LEGACY_MAPS.contains(&spec.id.as_str()) {
+                &self.ctx.legacy_labels
+            } else {
+                &self.ctx.base_labels
+            };
+            let mut sink = queries::RowSink::new(spec, labels, datname, &mut set, limit);
             self.ctx
                 .run_each(
                     &conn,
@@ -553,10 +601,10 @@ impl Collector for StaticCollector {
             } else {
                 format!("{}.{}.{}", v / 10_000, v / 100 % 100, v % 100)
             };
-            let mut labels = self.ctx.base_labels.clone();
+            let mut labels = self.ctx.legacy_labels.clone();
             labels.push(("short_version".into(), short));
             labels.push(("version".into(), conn.version_string.clone()));
-            let mut f = Family::gauge("pg_static", "Version string as reported by postgres");
+            let mut f = Family::untyped("pg_static", "Version string as reported by postgres");
             f.add_owned(labels, 1.0);
             Ok(vec![f])
         })

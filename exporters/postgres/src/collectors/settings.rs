@@ -84,7 +84,7 @@ impl Collector for SettingsCollector {
                     continue;
                 }
                 let mut f = Family::gauge(metric, help);
-                f.add_owned(self.ctx.base_labels.clone(), value);
+                f.add_owned(self.ctx.legacy_labels.clone(), value);
                 families.push(f);
             }
             if families.is_empty() {
