@@ -92,6 +92,7 @@ pub fn encode_text(snapshot: &Snapshot) -> String {
             MetricKind::Counter => "counter",
             MetricKind::Gauge => "gauge",
             MetricKind::Untyped => "untyped",
+            MetricKind::Histogram => "histogram",
         };
         out.push_str("# HELP ");
         out.push_str(&family.name);
@@ -104,6 +105,7 @@ pub fn encode_text(snapshot: &Snapshot) -> String {
         out.push('\n');
         for sample in &family.samples {
             out.push_str(&family.name);
+            out.push_str(sample.suffix);
             if !sample.labels.is_empty() {
                 out.push('{');
                 for (i, (k, v)) in sample.labels.iter().enumerate() {
@@ -179,6 +181,12 @@ impl Collector for SnapshotCollector {
             let (name, metric_type) = openmetrics_descriptor(family);
             let mut metric_encoder =
                 encoder.encode_descriptor(name, &family.help, None, metric_type)?;
+            if family.kind == MetricKind::Histogram {
+                for h in histograms(&family.samples) {
+                    h.encode(metric_encoder.encode_family(h.labels)?)?;
+                }
+                continue;
+            }
             if let [only] = family.samples.as_slice() {
                 if only.labels.is_empty() {
                     // Without a label set, so the line reads `name 1`, not `name{} 1`.
@@ -211,6 +219,73 @@ fn openmetrics_descriptor(family: &Family) -> (&str, MetricType) {
         },
         MetricKind::Gauge => (&family.name, MetricType::Gauge),
         MetricKind::Untyped => (&family.name, MetricType::Unknown),
+        MetricKind::Histogram => (&family.name, MetricType::Histogram),
+    }
+}
+
+/// One histogram of a family: its label set, buckets as (bound, count in
+/// that bucket alone), sum and count.
+struct HistogramValue<'a> {
+    labels: &'a Vec<(crate::metrics::LabelName, String)>,
+    buckets: Vec<(f64, u64)>,
+    sum: f64,
+    count: u64,
+}
+
+/// The histograms in `samples`, block by block (`_bucket`…, `_sum`,
+/// `_count`); an incomplete block (cut by a series limit) is left out.
+fn histograms(samples: &[crate::metrics::Sample]) -> Vec<HistogramValue<'_>> {
+    let mut out = Vec::new();
+    let (mut cumulative, mut sum): (Vec<(f64, f64)>, Option<f64>) = (Vec::new(), None);
+    for s in samples {
+        match s.suffix {
+            "_bucket" => {
+                let le =
+                    s.labels
+                        .iter()
+                        .find(|(k, _)| k == "le")
+                        .and_then(|(_, v)| match v.as_str() {
+                            "+Inf" => Some(f64::INFINITY),
+                            v => v.parse().ok(),
+                        });
+                if let Some(le) = le {
+                    cumulative.push((le, s.value));
+                }
+            }
+            "_sum" => sum = Some(s.value),
+            "_count" => {
+                if let Some(sum) = sum.take() {
+                    let mut prev = 0.0;
+                    let buckets = cumulative
+                        .iter()
+                        .map(|(le, c)| {
+                            let n = (c - prev).max(0.0) as u64;
+                            prev = *c;
+                            (*le, n)
+                        })
+                        .collect();
+                    out.push(HistogramValue {
+                        labels: &s.labels,
+                        buckets,
+                        sum,
+                        count: s.value as u64,
+                    });
+                }
+                cumulative.clear();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+impl EncodeMetric for HistogramValue<'_> {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_histogram::<NoLabelSet>(self.sum, self.count, &self.buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
     }
 }
 
@@ -320,5 +395,38 @@ node_vmstat_pgfault +Inf\n";
             Format::Text
         );
         assert_eq!(Format::negotiate(Some("application/json")), Format::Text);
+    }
+
+    #[test]
+    fn histograms_in_both_formats() {
+        let mut h = Family::histogram("redis_commands_latencies_usec", "Latencies.");
+        h.add_histogram(&[("cmd", "get")], &[(8.0, 1.0), (16.0, 3.0)], 40.0, 4.0);
+        h.add_histogram(&[("cmd", "set")], &[(2.0, 1.0)], 1.0, 1.0);
+        let snap = Arc::new(Snapshot { families: vec![h] });
+        assert_eq!(
+            encode_text(&snap),
+            "# HELP redis_commands_latencies_usec Latencies.\n\
+             # TYPE redis_commands_latencies_usec histogram\n\
+             redis_commands_latencies_usec_bucket{cmd=\"get\",le=\"8\"} 1\n\
+             redis_commands_latencies_usec_bucket{cmd=\"get\",le=\"16\"} 3\n\
+             redis_commands_latencies_usec_bucket{cmd=\"get\",le=\"+Inf\"} 4\n\
+             redis_commands_latencies_usec_sum{cmd=\"get\"} 40\n\
+             redis_commands_latencies_usec_count{cmd=\"get\"} 4\n\
+             redis_commands_latencies_usec_bucket{cmd=\"set\",le=\"2\"} 1\n\
+             redis_commands_latencies_usec_bucket{cmd=\"set\",le=\"+Inf\"} 1\n\
+             redis_commands_latencies_usec_sum{cmd=\"set\"} 1\n\
+             redis_commands_latencies_usec_count{cmd=\"set\"} 1\n"
+        );
+        let om = encode_openmetrics(&snap);
+        for line in [
+            "# TYPE redis_commands_latencies_usec histogram",
+            "redis_commands_latencies_usec_sum{cmd=\"get\"} 40.0",
+            "redis_commands_latencies_usec_count{cmd=\"get\"} 4",
+            "redis_commands_latencies_usec_bucket{le=\"8.0\",cmd=\"get\"} 1",
+            "redis_commands_latencies_usec_bucket{le=\"16.0\",cmd=\"get\"} 3",
+            "redis_commands_latencies_usec_bucket{le=\"+Inf\",cmd=\"get\"} 4",
+        ] {
+            assert!(om.lines().any(|l| l == line), "{line} not in\n{om}");
+        }
     }
 }

@@ -20,6 +20,10 @@ pub enum MetricKind {
     /// Exposed as `untyped` (text 0.0.4) / `unknown` (OpenMetrics), as peers do
     /// for raw kernel counters.
     Untyped,
+    /// Buckets, sum and count: samples whose `suffix` is `_bucket` (with an
+    /// `le` label, cumulative), `_sum` and `_count`, one block per label set
+    /// in that order, as [`Family::add_histogram`] writes them.
+    Histogram,
 }
 
 /// One labelled value.
@@ -27,6 +31,8 @@ pub enum MetricKind {
 pub struct Sample {
     pub labels: Vec<(LabelName, String)>,
     pub value: f64,
+    /// Appended to the family's name: empty but for histograms.
+    pub suffix: &'static str,
 }
 
 /// A metric family: one name, one help text, one type, many samples.
@@ -69,12 +75,59 @@ impl Family {
                 .map(|(k, v)| (Cow::Borrowed(*k), (*v).to_owned()))
                 .collect(),
             value,
+            suffix: "",
         });
     }
 
     /// Adds a sample whose label names are only known at run time.
     pub fn add_owned(&mut self, labels: Vec<(LabelName, String)>, value: f64) {
-        self.samples.push(Sample { labels, value });
+        self.samples.push(Sample {
+            labels,
+            value,
+            suffix: "",
+        });
+    }
+
+    pub fn histogram(name: impl Into<String>, help: impl Into<String>) -> Self {
+        Self::new(name, help, MetricKind::Histogram)
+    }
+
+    /// Adds one histogram: `buckets` are (upper bound, cumulative count) in
+    /// rising order, without +Inf, which is `count`.
+    pub fn add_histogram(
+        &mut self,
+        labels: &[(&'static str, &str)],
+        buckets: &[(f64, f64)],
+        sum: f64,
+        count: f64,
+    ) {
+        let base: Vec<(LabelName, String)> = labels
+            .iter()
+            .map(|(k, v)| (Cow::Borrowed(*k), (*v).to_owned()))
+            .collect();
+        let bucket = |le: String, value: f64| {
+            let mut labels = base.clone();
+            labels.push((Cow::Borrowed("le"), le));
+            Sample {
+                labels,
+                value,
+                suffix: "_bucket",
+            }
+        };
+        for (le, n) in buckets.iter().filter(|(le, _)| le.is_finite()) {
+            self.samples.push(bucket(format!("{le}"), *n));
+        }
+        self.samples.push(bucket("+Inf".to_owned(), count));
+        self.samples.push(Sample {
+            labels: base.clone(),
+            value: sum,
+            suffix: "_sum",
+        });
+        self.samples.push(Sample {
+            labels: base,
+            value: count,
+            suffix: "_count",
+        });
     }
 
     /// Builder form of [`Family::add`] for single-sample families.

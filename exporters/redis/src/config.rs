@@ -260,6 +260,13 @@ pub struct Cli {
     )]
     pub include_system_metrics: bool,
 
+    /// Leave out redis_commands_latencies_usec (LATENCY HISTOGRAM).
+    #[arg(
+        long = "exclude-latency-histogram-metrics",
+        env = "REDIS_EXPORTER_EXCLUDE_LATENCY_HISTOGRAM_METRICS"
+    )]
+    pub exclude_latency_histogram_metrics: bool,
+
     /// The target is a cluster node: key and stream checks report the keys
     /// this node owns (keys of other nodes answer MOVED and are skipped), so
     /// one exporter per node covers the cluster without double counting.
@@ -295,6 +302,7 @@ const GO_BOOLS: &[&str] = &[
     "set_client_name",
     "ping_on_connect",
     "include_system_metrics",
+    "exclude_latency_histogram_metrics",
     "is_cluster",
     "redis_only_metrics",
     "debug",
@@ -383,6 +391,7 @@ pub struct Checks {
     pub is_cluster: bool,
     pub config_command: String,
     pub system_metrics: bool,
+    pub latency_histograms: bool,
 }
 
 impl RedisConfig {
@@ -431,6 +440,7 @@ impl RedisConfig {
             is_cluster: cli.is_cluster,
             config_command: cli.config_command.trim().to_owned(),
             system_metrics: cli.include_system_metrics,
+            latency_histograms: !cli.exclude_latency_histogram_metrics,
         };
         let needs_tls = cli
             .addr

@@ -80,6 +80,7 @@ pub fn build_collectors(
         config_command: checks.config_command.clone(),
         options: InfoOptions {
             system_metrics: checks.system_metrics,
+            latency_histograms: checks.latency_histograms,
         },
     })];
     if !(checks.check_keys.is_empty()

@@ -9,7 +9,9 @@ use sidewatch_testkit::exposition::Coverage;
 use sidewatch_testkit::{debian_program, http_get, wait_until, Exporter, Exposition, Redis};
 use support::*;
 
-/// The peer's families sidewatch leaves out on purpose (see docs/redis.md).
+/// Its self-instrumentation, not the target's: a build-info series (sidewatch
+/// has sidewatch_build_info), key-group timing (no --check-key-groups) and
+/// /scrape request errors (sidewatch logs them and answers 400/403/502).
 const ONLY_PEER: [&str; 3] = [
     "redis_exporter_build_info",
     "redis_target_scrape_request_errors_total",
@@ -62,6 +64,11 @@ fn covers_the_peers_default_families() {
         "redis_rdb_last_bgsave_status",
         "redis_replication_backlog_bytes",
         "redis_start_time_seconds",
+        "redis_max_clients",
+        "redis_hz",
+        "redis_configured_hz",
+        "redis_config_repl_backlog_size",
+        "redis_mem_replication_backlog_bytes",
     ] {
         assert_eq!(o.value(name, &[]), p.value(name, &[]), "{name}");
         assert_eq!(o.types.get(name), p.types.get(name), "{name} type");
@@ -78,6 +85,24 @@ fn covers_the_peers_default_families() {
     assert_eq!(
         o.value("redis_errors_total", &[("err", "WRONGTYPE")]),
         p.value("redis_errors_total", &[("err", "WRONGTYPE")])
+    );
+    for class in ["normal", "pubsub"] {
+        for limit in ["hard", "soft"] {
+            let l = [("class", class), ("limit", limit)];
+            let name = "redis_config_client_output_buffer_limit_bytes";
+            assert_eq!(o.value(name, &l), p.value(name, &l), "{name} {l:?}");
+        }
+    }
+    // The latency histogram: the peer's type.
+    assert_eq!(
+        o.types
+            .get("redis_commands_latencies_usec")
+            .map(String::as_str),
+        Some("histogram")
+    );
+    assert_eq!(
+        o.types.get("redis_commands_latencies_usec"),
+        p.types.get("redis_commands_latencies_usec")
     );
     // Counters keep the peer's type in the classic text format.
     for name in [

@@ -10,6 +10,9 @@ use crate::info::{kv_get, kv_list, parse_number, Info};
 
 use MetricKind::{Counter as C, Gauge as G};
 
+/// One command's LATENCY HISTOGRAM: name, (bound in µs, cumulative count), calls.
+pub type LatencyHistogram = (String, Vec<(f64, f64)>, f64);
+
 /// Answers gathered next to INFO.
 #[derive(Debug, Default, Clone)]
 pub struct Extras {
@@ -20,6 +23,9 @@ pub struct Extras {
     pub slowlog_last: Option<(f64, f64)>,
     /// LATENCY LATEST: (event, unix time of the last spike, its duration in ms).
     pub latency: Vec<(String, f64, f64)>,
+    /// LATENCY HISTOGRAM (Redis 7+): command, (bucket bound in µs,
+    /// cumulative count) and calls.
+    pub latency_histograms: Vec<LatencyHistogram>,
     /// CLUSTER INFO text, when cluster mode is on.
     pub cluster_info: Option<String>,
     /// Seconds since the epoch, for `start_time_seconds` when the server's
@@ -32,6 +38,8 @@ pub struct Extras {
 pub struct InfoOptions {
     /// `--include-system-metrics`: `total_system_memory_bytes`.
     pub system_metrics: bool,
+    /// Not `--exclude-latency-histogram-metrics`: `commands_latencies_usec`.
+    pub latency_histograms: bool,
 }
 
 /// Builds families under `ns` from one INFO reply and its extras.
@@ -81,6 +89,7 @@ pub fn families(ns: &str, info: &Info, extras: &Extras, options: InfoOptions) ->
     replication(&mut out, info);
     keyspace(&mut out, info, extras);
     commandstats(&mut out, info);
+    latency_histograms(&mut out, info, extras);
     for (err, v) in info.with_prefix("errorstat_") {
         if let Some(n) = kv_get(&kv_list(v), "count").and_then(parse_number) {
             out.add(
@@ -97,6 +106,11 @@ pub fn families(ns: &str, info: &Info, extras: &Extras, options: InfoOptions) ->
             "maxmemory" => "config_maxmemory",
             "maxclients" => "config_maxclients",
             "io-threads" => "config_io_threads",
+            "repl-backlog-size" => "config_repl_backlog_size",
+            "client-output-buffer-limit" => {
+                output_buffer_limits(&mut out, value);
+                continue;
+            }
             _ => continue,
         };
         if let Some(v) = parse_number(value) {
@@ -162,6 +176,7 @@ fn instance_info(out: &mut Families, info: &Info) {
             ("tcp_port", get("tcp_port")),
             ("run_id", get("run_id")),
             ("process_id", get("process_id")),
+            ("master_replid", get("master_replid")),
         ],
         1.0,
     );
@@ -385,6 +400,66 @@ fn commandstats(out: &mut Families, info: &Info) {
                 *calls,
             );
         }
+    }
+}
+
+/// `client-output-buffer-limit` ("normal 0 0 0 replica 268435456 67108864 60
+/// ...": class, hard bytes, soft bytes, soft seconds) as redis_exporter
+/// splits it.
+fn output_buffer_limits(out: &mut Families, value: &str) {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    for group in words.chunks_exact(4) {
+        let class = group[0];
+        let (Some(hard), Some(soft), Some(secs)) = (
+            parse_number(group[1]),
+            parse_number(group[2]),
+            parse_number(group[3]),
+        ) else {
+            continue;
+        };
+        let help = "The configured buffer limits per class";
+        out.add(
+            "config_client_output_buffer_limit_bytes",
+            help,
+            G,
+            &[("class", class), ("limit", "hard")],
+            hard,
+        );
+        out.add(
+            "config_client_output_buffer_limit_bytes",
+            help,
+            G,
+            &[("class", class), ("limit", "soft")],
+            soft,
+        );
+        out.add(
+            "config_client_output_buffer_limit_overcome_seconds",
+            "How long for buffer limits per class to be exceeded before replicas are dropped",
+            G,
+            &[("class", class), ("limit", "soft")],
+            secs,
+        );
+    }
+}
+
+/// LATENCY HISTOGRAM as a histogram per command; the sum is commandstats'
+/// `usec`, as the peer takes it.
+fn latency_histograms(out: &mut Families, info: &Info, extras: &Extras) {
+    if extras.latency_histograms.is_empty() {
+        return;
+    }
+    let usec = |cmd: &str| {
+        info.get(&format!("cmdstat_{cmd}"))
+            .and_then(|v| kv_get(&kv_list(v), "usec").and_then(parse_number))
+            .unwrap_or(0.0)
+    };
+    let family = out.set.family(
+        &format!("{}_commands_latencies_usec", out.ns),
+        "A histogram of latencies per command",
+        MetricKind::Histogram,
+    );
+    for (cmd, buckets, calls) in &extras.latency_histograms {
+        family.add_histogram(&[("cmd", cmd)], buckets, usec(cmd), *calls);
     }
 }
 

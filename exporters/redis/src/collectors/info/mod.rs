@@ -30,7 +30,14 @@ pub struct InfoCollector {
     pub options: InfoOptions,
 }
 
-const CONFIG_NAMES: [&str; 4] = ["maxmemory", "maxclients", "io-threads", "databases"];
+const CONFIG_NAMES: [&str; 6] = [
+    "maxmemory",
+    "maxclients",
+    "io-threads",
+    "databases",
+    "repl-backlog-size",
+    "client-output-buffer-limit",
+];
 
 impl InfoCollector {
     async fn gather(&self, deadline: tokio::time::Instant) -> Result<(Info, Extras), ClientError> {
@@ -44,6 +51,9 @@ impl InfoCollector {
         cmds.push(vec![b"SLOWLOG", b"LEN"]);
         cmds.push(vec![b"SLOWLOG", b"GET", b"1"]);
         cmds.push(vec![b"LATENCY", b"LATEST"]);
+        if self.options.latency_histograms {
+            cmds.push(vec![b"LATENCY", b"HISTOGRAM"]);
+        }
         let refs: Vec<&[&[u8]]> = cmds.iter().map(|c| c.as_slice()).collect();
         let mut session = self.client.session(deadline).await?;
         let mut replies = session.pipeline(&refs).await?.into_iter();
@@ -94,6 +104,12 @@ impl InfoCollector {
                 }
             }
         }
+        if self.options.latency_histograms {
+            // Servers before 7 answer an error: no histograms.
+            if let Some(reply) = replies.next() {
+                extras.latency_histograms = latency_histograms(&reply);
+            }
+        }
         if info.get("cluster_enabled") == Some("1") {
             if let Ok(v) = session.cmd(&[b"CLUSTER", b"INFO"]).await {
                 extras.cluster_info = v.to_text();
@@ -130,4 +146,27 @@ impl Collector for InfoCollector {
             Ok(out)
         })
     }
+}
+
+/// LATENCY HISTOGRAM's reply: `[cmd, [calls, N, histogram_usec, [bound,
+/// count, ...]], ...]`, counts cumulative.
+fn latency_histograms(reply: &Value) -> Vec<mapping::LatencyHistogram> {
+    reply
+        .pairs()
+        .into_iter()
+        .filter_map(|(cmd, v)| {
+            let calls = v.field("calls")?.as_i64()? as f64;
+            let buckets = v
+                .field("histogram_usec")
+                .map(|h| {
+                    h.as_array()
+                        .unwrap_or_default()
+                        .chunks_exact(2)
+                        .filter_map(|b| Some((b[0].as_i64()? as f64, b[1].as_i64()? as f64)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Some((cmd, buckets, calls))
+        })
+        .collect()
 }
