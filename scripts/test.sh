@@ -54,8 +54,9 @@ rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup com
 # --- today's Prometheus tools (sid), for promtool/amtool and the images ------
 CACHE=${SIDEWATCH_CACHE:-$HOME/.cache/sidewatch}
 mkdir -p "$CACHE"
-log "sid's prometheus, promtool, alertmanager"
-bash scripts/fetch-debian.sh sid prometheus promtool prometheus-alertmanager >/dev/null
+log "sid's prometheus, promtool, alertmanager and the peers"
+bash scripts/fetch-debian.sh sid prometheus promtool prometheus-alertmanager \
+  prometheus-postgres-exporter prometheus-redis-exporter >/dev/null
 
 # --- Docker: the engine (stopped again at exit if started here), images -----
 rm -f "$CACHE/dockerd.pid"
