@@ -161,6 +161,14 @@ impl Coverage {
         }
     }
 
+    /// The peer's families sidewatch lacks, but for the `allowed` ones.
+    pub fn missing_except(&self, allowed: &[&str]) -> Vec<&String> {
+        self.missing
+            .iter()
+            .filter(|m| !allowed.contains(&m.as_str()))
+            .collect()
+    }
+
     pub fn ratio(&self) -> f64 {
         (self.peer.len() - self.missing.len()) as f64 / self.peer.len().max(1) as f64
     }

@@ -438,6 +438,8 @@ pub struct QueryCollector {
     name: &'static str,
     ctx: Arc<PgContext>,
     specs: Vec<QuerySpec>,
+    /// Per spec: does it carry the legacy maps' labels (`server`)?
+    legacy: Vec<bool>,
     per_database: bool,
     cache: Mutex<HashMap<CacheKey, (Instant, Vec<Family>)>>,
 }
@@ -452,10 +454,17 @@ impl QueryCollector {
         specs: Vec<QuerySpec>,
         per_database: bool,
     ) -> Self {
+        // Custom queries and the legacy maps' prefixes keep `server`.
+        let builtin = ALL.iter().any(|d| d.spec.name == name);
+        let legacy = specs
+            .iter()
+            .map(|s| !builtin || LEGACY_MAPS.contains(&s.id.as_str()))
+            .collect();
         Self {
             name,
             ctx,
             specs,
+            legacy,
             per_database,
             cache: Mutex::new(HashMap::new()),
         }
@@ -488,8 +497,7 @@ impl QueryCollector {
             // Rows are turned into series as they arrive and only counted
             // once the limit is reached: memory follows the limit.
             let limit = scrape.series_limit();
-            let builtin = ALL.iter().any(|d| d.spec.name == self.name);
-            let labels = if !builtin || LEGACY_MAPS.contains(&spec.id.as_str()) {
+            let labels = if self.legacy[i] {
                 &self.ctx.legacy_labels
             } else {
                 &self.ctx.base_labels
