@@ -130,7 +130,10 @@ fn http_get_headers(url: &str, headers: &[(&str, &str)]) -> Result<String, Strin
         None => (rest, "/".to_owned()),
     };
     let mut s = std::net::TcpStream::connect(host).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))
+    // A backstop against a hung exporter, longer than any scrape deadline a
+    // test sets (the million-row test allows 25 s), so a slow CI machine
+    // fails on the exporter's own deadline rather than on this one.
+    s.set_read_timeout(Some(Duration::from_secs(60)))
         .map_err(|e| e.to_string())?;
     let extra: String = headers
         .iter()
