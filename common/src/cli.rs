@@ -366,6 +366,38 @@ pub enum StartError {
     Config(String),
 }
 
+/// A peer's flag that sidewatch does not take: the name without dashes and
+/// the one-line reason an operator is given.
+pub type RefusedFlag = (&'static str, &'static str);
+
+/// Refuses, before clap sees them, the peer flags in `refused`: written with
+/// one dash or two, alone or with `=value`. The error is one line naming the
+/// flag and saying why (exit 2), so a command line copied from the peer fails
+/// at start instead of silently meaning something else.
+pub fn refuse_peer_flags<T: AsRef<std::ffi::OsStr>>(
+    args: &[T],
+    refused: &[RefusedFlag],
+) -> Result<(), StartError> {
+    for arg in args.iter().skip(1) {
+        let Some(s) = arg.as_ref().to_str() else {
+            continue;
+        };
+        if s == "--" {
+            break;
+        }
+        let Some(name) = s.strip_prefix("--").or_else(|| s.strip_prefix('-')) else {
+            continue;
+        };
+        let name = name.split('=').next().unwrap_or_default();
+        if let Some((flag, why)) = refused.iter().find(|(f, _)| *f == name) {
+            return Err(StartError::Config(format!(
+                "--{flag} is not supported by sidewatch: {why}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Parses the command line, turning clap's multi-line errors into one line.
 pub fn get_matches<I, T>(cmd: Command, args: I) -> Result<ArgMatches, StartError>
 where
@@ -416,6 +448,25 @@ pub fn exit_with(err: StartError) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peer_flags_are_refused_by_name_with_a_reason() {
+        let refused: &[RefusedFlag] = &[("is-tile38", "Tile38 is not supported")];
+        for spelling in ["-is-tile38", "--is-tile38", "--is-tile38=true"] {
+            match refuse_peer_flags(&["x", "--debug", spelling], refused) {
+                Err(StartError::Config(line)) => {
+                    assert_eq!(
+                        line,
+                        "--is-tile38 is not supported by sidewatch: Tile38 is not supported"
+                    );
+                }
+                other => panic!("{spelling}: {other:?}"),
+            }
+        }
+        assert!(refuse_peer_flags(&["x", "--is-tile", "--", "--is-tile38"], refused).is_ok());
+        // A value that happens to look like the flag is the flag's business.
+        assert!(refuse_peer_flags(&["is-tile38", "--namespace=is-tile38"], refused).is_ok());
+    }
 
     #[test]
     fn durations() {

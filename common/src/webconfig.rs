@@ -66,7 +66,7 @@ struct RawHttp {
 }
 
 /// A validated web config: everything needed to serve, checked at start.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct WebConfig {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub basic_auth: Option<Arc<BasicAuth>>,
@@ -311,6 +311,23 @@ const AUTH_CACHE_LIMIT: usize = 256;
 pub const BCRYPT_COSTS: std::ops::RangeInclusive<u32> = 4..=31;
 
 impl BasicAuth {
+    /// One user, from a peer's flags: `hash` a bcrypt hash, or with
+    /// `plain` a password in clear, hashed here.
+    pub fn single(user: &str, secret: &str, plain: bool) -> Result<Self, String> {
+        let hash = if plain {
+            bcrypt::hash(secret, bcrypt::DEFAULT_COST).map_err(|e| e.to_string())?
+        } else {
+            let parts = secret
+                .parse::<bcrypt::HashParts>()
+                .map_err(|e| format!("not a bcrypt hash ({e})"))?;
+            if !BCRYPT_COSTS.contains(&parts.get_cost()) {
+                return Err(format!("bcrypt cost {} is out of range", parts.get_cost()));
+            }
+            secret.to_owned()
+        };
+        Ok(Self::new(BTreeMap::from([(user.to_owned(), hash)])))
+    }
+
     fn new(users: BTreeMap<String, String>) -> Self {
         let dummy_cost = users
             .values()

@@ -9,6 +9,7 @@ pub mod blackhole;
 pub mod certs;
 pub mod exporter;
 pub mod exposition;
+pub mod peerflags;
 pub mod postgres;
 pub mod process;
 pub mod prometheus;

@@ -140,7 +140,34 @@ pub struct Cli {
         value_name = "LIST"
     )]
     pub stat_statements_exclude_users: Vec<String>,
+
+    /// Bound on one collection, as postgres_exporter's flag: sets the scrape
+    /// deadline (--scrape.timeout) unless that is given too.
+    #[arg(long = "collection-timeout", env = "PG_EXPORTER_COLLECTION_TIMEOUT",
+          value_parser = cli::parse_duration, value_name = "DURATION")]
+    pub collection_timeout: Option<std::time::Duration>,
+
+    /// Print the built-in queries (the collectors' SQL and metric mapping,
+    /// in the --extend.query-path format) and exit.
+    #[arg(long = "dumpmaps", action = ArgAction::SetTrue)]
+    pub dumpmaps: bool,
+
+    /// Accepted for postgres_exporter's command lines; only its default `pg`
+    /// is supported (the shipped rules and dashboards select pg_*).
+    #[arg(
+        long = "metric-prefix",
+        env = "PG_EXPORTER_METRIC_PREFIX",
+        default_value = "pg",
+        value_name = "PREFIX"
+    )]
+    pub metric_prefix: String,
 }
+
+/// postgres_exporter 0.19's flags that sidewatch-postgres does not take.
+pub const REFUSED_FLAGS: &[cli::RefusedFlag] = &[(
+    "web.systemd-socket",
+    "systemd socket activation is not supported; listen with --web.listen-address",
+)];
 
 /// The whole command definition, with `--collector.<name>` switches.
 pub fn command() -> clap::Command {
@@ -234,8 +261,45 @@ impl PgConfig {
     {
         let cmd = command();
         cli::check_collector_env(&cmd, env.keys().cloned())?;
+        let args: Vec<std::ffi::OsString> = args
+            .into_iter()
+            .map(Into::into)
+            // postgres_exporter's long help is this help.
+            .map(|a| {
+                if a == "--help-long" {
+                    "--help".into()
+                } else {
+                    a
+                }
+            })
+            .collect();
+        cli::refuse_peer_flags(&args, REFUSED_FLAGS)?;
         let matches = cli::get_matches(cmd, args)?;
-        let cli = Cli::from_arg_matches(&matches)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        if cli.dumpmaps {
+            return Err(StartError::Info(collectors::BUILTIN_YAML.to_owned()));
+        }
+        if cli.metric_prefix != "pg" {
+            return Err(StartError::Config(format!(
+                "--metric-prefix {:?} is not supported by sidewatch: only \"pg\", which the shipped rules and dashboards select; rename in Prometheus with metric_relabel_configs",
+                cli.metric_prefix
+            )));
+        }
+        if let Some(t) = cli.collection_timeout {
+            let explicit = matches.value_source("timeout")
+                == Some(clap::parser::ValueSource::CommandLine)
+                || env.contains_key("SIDEWATCH_SCRAPE_TIMEOUT");
+            if !explicit {
+                cli.common.scrape.timeout = t;
+                // The request must outlive the collection it waits for.
+                let request_explicit = matches.value_source("request_timeout")
+                    == Some(clap::parser::ValueSource::CommandLine)
+                    || env.contains_key("SIDEWATCH_WEB_REQUEST_TIMEOUT");
+                if !request_explicit && cli.common.web.request_timeout <= t {
+                    cli.common.web.request_timeout = t + Duration::from_secs(5);
+                }
+            }
+        }
         let mut collectors = cli::enabled_collectors(&matches, &collectors::specs());
         if cli.disable_default_metrics {
             collectors.retain(|c| !crate::collectors::is_default_metric(c));
@@ -361,6 +425,20 @@ fn load_exporter_file(path: &std::path::Path) -> Result<ExporterFile, StartError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn collection_timeout_sets_the_scrape_deadline_unless_it_is_given() {
+        let dsn = env(&[("DATA_SOURCE_NAME", "postgresql://u@h/db")]);
+        let c = PgConfig::from_args(["x", "--collection-timeout=1m"], &dsn).expect("ok");
+        assert_eq!(c.cli.common.scrape.timeout, Duration::from_secs(60));
+        assert!(c.cli.common.web.request_timeout > Duration::from_secs(60));
+        let c = PgConfig::from_args(
+            ["x", "--collection-timeout=1m", "--scrape.timeout=7s"],
+            &dsn,
+        )
+        .expect("ok");
+        assert_eq!(c.cli.common.scrape.timeout, Duration::from_secs(7));
+    }
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs

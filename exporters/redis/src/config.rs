@@ -289,10 +289,106 @@ pub struct Cli {
     )]
     pub log_format_compat: Option<String>,
 
+    /// redis_exporter's log level flag (DEBUG, INFO, WARN, ERROR, any case);
+    /// overrides --log.level.
+    #[arg(
+        long = "log-level",
+        env = "REDIS_EXPORTER_LOG_LEVEL",
+        value_name = "LEVEL"
+    )]
+    pub log_level_compat: Option<String>,
+
     /// Log at debug level (redis_exporter's --debug); overrides --log.level.
     #[arg(long = "debug", env = "REDIS_EXPORTER_DEBUG")]
     pub debug: bool,
+
+    /// Report db_keys and db_keys_expiring as 0 for the databases INFO
+    /// leaves out because they are empty (=false leaves them out too).
+    #[arg(
+        long = "include-metrics-for-empty-databases",
+        env = "REDIS_EXPORTER_INCL_METRICS_FOR_EMPTY_DATABASES",
+        default_value = "true"
+    )]
+    pub include_metrics_for_empty_databases: bool,
+
+    /// Leave out <ns>_key_value (the numeric values of checked keys).
+    #[arg(
+        long = "disable-exporting-key-values",
+        env = "REDIS_EXPORTER_DISABLE_EXPORTING_KEY_VALUES"
+    )]
+    pub disable_exporting_key_values: bool,
+
+    /// Skip --check-keys and --check-single-keys (sizes and values) while
+    /// the instance is a master, to spare it; --count-keys still runs.
+    #[arg(
+        long = "skip-checkkeys-for-role-master",
+        env = "REDIS_EXPORTER_SKIP_CHECKKEYS_FOR_ROLE_MASTER"
+    )]
+    pub skip_checkkeys_for_role_master: bool,
+
+    /// Serve /metrics only: /scrape?target= answers 404.
+    #[arg(
+        long = "disable-scrape-endpoint",
+        env = "REDIS_EXPORTER_DISABLE_SCRAPE_ENDPOINT"
+    )]
+    pub disable_scrape_endpoint: bool,
+
+    /// Config metrics are a fixed list of settings without secrets, so they
+    /// are always redacted; =false is refused.
+    #[arg(
+        long = "redact-config-metrics",
+        env = "REDIS_EXPORTER_REDACT_CONFIG_METRICS",
+        default_value = "true"
+    )]
+    pub redact_config_metrics: bool,
+
+    /// User name that /metrics and /scrape require (HTTP basic auth), with
+    /// --basic-auth-password or --basic-auth-hash-password.
+    #[arg(
+        long = "basic-auth-username",
+        env = "REDIS_EXPORTER_BASIC_AUTH_USERNAME",
+        value_name = "USER"
+    )]
+    pub basic_auth_username: Option<String>,
+
+    /// The basic-auth password in clear (hashed with bcrypt at start).
+    #[arg(
+        long = "basic-auth-password",
+        env = "REDIS_EXPORTER_BASIC_AUTH_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
+    pub basic_auth_password: Option<String>,
+
+    /// The basic-auth password as a bcrypt hash.
+    #[arg(
+        long = "basic-auth-hash-password",
+        env = "REDIS_EXPORTER_BASIC_AUTH_HASH_PASSWORD",
+        value_name = "HASH",
+        hide_env_values = true
+    )]
+    pub basic_auth_hash_password: Option<String>,
 }
+
+/// redis_exporter 1.86's flags that sidewatch-redis does not take.
+pub const REFUSED_FLAGS: &[cli::RefusedFlag] = &[
+    ("append-instance-role-label", "role labels on every series are not added; join on redis_instance_info{role}"),
+    ("check-key-groups", "key groups (Lua over the whole keyspace) are not collected; use --check-keys or --count-keys with patterns"),
+    ("max-distinct-key-groups", "key groups are not collected (see --check-key-groups)"),
+    ("check-search-indexes", "RediSearch indexes are not collected"),
+    ("include-search-indexes-metrics", "RediSearch indexes are not collected"),
+    ("cluster-discover-hostnames", "there is no /discover-cluster-nodes endpoint; run one exporter per node with --is-cluster"),
+    ("export-client-list", "one series per client connection is unbounded; redis_connected_clients and the client_recent_* families cover it"),
+    ("export-client-port", "the client list is not exported (see --export-client-list)"),
+    ("include-config-metrics", "only the fixed list of redis_config_* settings is exported; a setting of each kind would be one series per CONFIG key"),
+    ("include-go-runtime-metrics", "sidewatch is not a Go program; process_* families are always exported"),
+    ("include-modules-metrics", "module metrics (INFO MODULES) are not collected"),
+    ("include-rdb-file-size-metric", "the RDB file is not read from disk; redis_rdb_* from INFO cover saves"),
+    ("include-sentinel-peer-info", "Sentinel is not supported"),
+    ("is-tile38", "Tile38 is not supported"),
+    ("script", "Lua scripts are not run; use --check-keys, --count-keys or sidewatch-queue"),
+    ("lua-script-read-only", "Lua scripts are not run (see --script)"),
+];
 
 /// redis_exporter's boolean flags are Go flags: `--flag`, `--flag=true` and
 /// `--flag=false` all work.
@@ -306,6 +402,11 @@ const GO_BOOLS: &[&str] = &[
     "is_cluster",
     "redis_only_metrics",
     "debug",
+    "include_metrics_for_empty_databases",
+    "disable_exporting_key_values",
+    "skip_checkkeys_for_role_master",
+    "disable_scrape_endpoint",
+    "redact_config_metrics",
 ];
 
 /// The whole command definition, with redis_exporter's defaults and env vars
@@ -392,6 +493,9 @@ pub struct Checks {
     pub config_command: String,
     pub system_metrics: bool,
     pub latency_histograms: bool,
+    pub empty_databases: bool,
+    pub export_key_values: bool,
+    pub skip_keys_on_master: bool,
 }
 
 impl RedisConfig {
@@ -401,6 +505,7 @@ impl RedisConfig {
         T: Into<OsString> + Clone,
     {
         let args = normalize_args(args.into_iter().map(Into::into).collect());
+        cli::refuse_peer_flags(&args, REFUSED_FLAGS)?;
         let matches = cli::get_matches(command(), args)?;
         let cli = Cli::from_arg_matches(&matches).map_err(StartError::from)?;
         let bad = |m: String| StartError::Config(m);
@@ -441,6 +546,9 @@ impl RedisConfig {
             config_command: cli.config_command.trim().to_owned(),
             system_metrics: cli.include_system_metrics,
             latency_histograms: !cli.exclude_latency_histogram_metrics,
+            empty_databases: cli.include_metrics_for_empty_databases,
+            export_key_values: !cli.disable_exporting_key_values,
+            skip_keys_on_master: cli.skip_checkkeys_for_role_master,
         };
         let needs_tls = cli
             .addr
@@ -482,10 +590,44 @@ impl RedisConfig {
             }
             http.web_config = Some(web);
         }
+        if let Some(auth) = basic_auth_from_flags(&cli)? {
+            match &mut http.web_config {
+                Some(web) if web.basic_auth.is_some() => return Err(bad(
+                    "--basic-auth-* and basic_auth_users in --web.config.file cannot be combined"
+                        .into(),
+                )),
+                Some(web) => web.basic_auth = Some(auth),
+                None => {
+                    http.web_config = Some(WebConfig {
+                        basic_auth: Some(auth),
+                        ..WebConfig::default()
+                    })
+                }
+            }
+        }
+        if !cli.redact_config_metrics {
+            return Err(bad("--redact-config-metrics=false is not supported by sidewatch: the config metrics never include secrets".into()));
+        }
         let log_level = if cli.debug {
             LogLevel::Debug
         } else {
-            cli.common.log.level
+            match cli
+                .log_level_compat
+                .as_deref()
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
+                None => cli.common.log.level,
+                Some("debug") => LogLevel::Debug,
+                Some("info") => LogLevel::Info,
+                Some("warn") | Some("warning") => LogLevel::Warn,
+                Some("error") | Some("fatal") | Some("panic") => LogLevel::Error,
+                Some(other) => {
+                    return Err(bad(format!(
+                        "--log-level {other:?}: use debug, info, warn or error"
+                    )))
+                }
+            }
         };
         let log_format = match cli.log_format_compat.as_deref() {
             None => cli.common.log.format,
@@ -555,6 +697,34 @@ pub fn lookup_password(
                 .map(|(_, v)| v)
         })
         .cloned()
+}
+
+/// redis_exporter's --basic-auth-* flags as the web config's basic auth.
+fn basic_auth_from_flags(
+    cli: &Cli,
+) -> Result<Option<std::sync::Arc<sidewatch_common::webconfig::BasicAuth>>, StartError> {
+    let bad = |m: &str| StartError::Config(m.to_owned());
+    let secret = match (&cli.basic_auth_password, &cli.basic_auth_hash_password) {
+        (Some(_), Some(_)) => {
+            return Err(bad(
+                "--basic-auth-password and --basic-auth-hash-password conflict; give one",
+            ))
+        }
+        (Some(p), None) => Some((p.as_str(), true)),
+        (None, Some(h)) => Some((h.as_str(), false)),
+        (None, None) => None,
+    };
+    match (&cli.basic_auth_username, secret) {
+        (None, None) => Ok(None),
+        (Some(user), Some((secret, plain))) => {
+            sidewatch_common::webconfig::BasicAuth::single(user, secret, plain)
+                .map(|a| Some(std::sync::Arc::new(a)))
+                .map_err(|e| StartError::Config(format!("--basic-auth-*: {e}")))
+        }
+        _ => Err(bad(
+            "--basic-auth-username needs --basic-auth-password or --basic-auth-hash-password (and the other way round)",
+        )),
+    }
 }
 
 fn web_tls_from_flags(cli: &Cli) -> Result<Option<WebConfig>, StartError> {

@@ -81,20 +81,24 @@ pub fn build_collectors(
         options: InfoOptions {
             system_metrics: checks.system_metrics,
             latency_histograms: checks.latency_histograms,
+            empty_databases: checks.empty_databases,
         },
     })];
     if !(checks.check_keys.is_empty()
         && checks.single_keys.is_empty()
         && checks.count_keys.is_empty())
     {
-        out.push(Arc::new(KeysCollector::new(
+        let mut keys = KeysCollector::new(
             Arc::clone(client),
             ns,
             checks.check_keys.clone(),
             checks.single_keys.clone(),
             checks.count_keys.clone(),
             checks.budget.clone(),
-        )));
+        );
+        keys.export_values = checks.export_key_values;
+        keys.skip_on_master = checks.skip_keys_on_master;
+        out.push(Arc::new(keys));
     }
     if !(checks.check_streams.is_empty() && checks.single_streams.is_empty()) {
         out.push(Arc::new(StreamsCollector {
@@ -299,7 +303,9 @@ impl sidewatch_common::exporter::Exporter for RedisConfig {
             }
         };
         let mut options = self.http;
-        options.probe = Some(route);
+        if !self.cli.disable_scrape_endpoint {
+            options.probe = Some(route);
+        }
         (engine, options)
     }
 }

@@ -130,7 +130,7 @@ fn redis_7_primary() {
         &extras(16),
         InfoOptions {
             system_metrics: true,
-            latency_histograms: true,
+            ..InfoOptions::default()
         },
     );
     assert_eq!(

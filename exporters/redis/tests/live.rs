@@ -4,7 +4,7 @@
 mod support;
 
 use sidewatch_testkit::redis::Reply;
-use sidewatch_testkit::Redis;
+use sidewatch_testkit::{http_get, Exposition, Redis};
 use support::*;
 
 #[test]
@@ -382,4 +382,79 @@ fn rediss_with_ca_and_client_certificate() {
     let no_ca = start(&[&cert_flag, &key_flag]);
     assert_eq!(scrape(&no_ca).value("redis_up", &[]), Some(0.0));
     assert!(no_ca.log().contains("TLS handshake"), "{}", no_ca.log());
+}
+
+/// redis_exporter 1.86's switches, each doing what its --help says:
+/// no zeros for empty databases, no key values, no /scrape, basic auth from
+/// flags, and key checks skipped while the instance is a master.
+#[test]
+fn peer_switches_do_what_they_say() {
+    use sidewatch_testkit::http_get_header;
+    let r = Redis::start();
+    run(&r, &["SET a 5", "SELECT 2", "SET b xyz"]);
+    let e = exporter(
+        &r,
+        &[
+            "-check-single-keys=a,db2=b",
+            "-include-metrics-for-empty-databases=false",
+            "-disable-exporting-key-values",
+            "-disable-scrape-endpoint",
+            "-basic-auth-username=u",
+            "-basic-auth-password=p",
+            "-log-level=WARN",
+        ],
+    );
+    let unauth = http_get(&e.url("/metrics")).expect_err("no credentials");
+    assert!(unauth.contains("401"), "{unauth}");
+    // u:p
+    let auth = ("Authorization", "Basic dTpw");
+    let text = http_get_header(&e.url("/metrics"), auth).expect("scrape");
+    let x = Exposition::parse(&text);
+    assert_eq!(x.value("redis_db_keys", &[("db", "db0")]), Some(1.0));
+    assert_eq!(x.value("redis_db_keys", &[("db", "db2")]), Some(1.0));
+    assert_eq!(
+        x.value("redis_db_keys", &[("db", "db1")]),
+        None,
+        "empty db left out"
+    );
+    assert_eq!(
+        x.value("redis_key_size", &[("db", "db0"), ("key", "a")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        x.value("redis_key_size", &[("db", "db2"), ("key", "b")]),
+        Some(3.0)
+    );
+    assert!(x.samples("redis_key_value").is_empty(), "{text}");
+    let scraped =
+        sidewatch_testkit::http_get_query_header(&e.url("/scrape"), &[("target", &r.url())], auth)
+            .expect_err("no /scrape");
+    assert!(scraped.contains("404"), "{scraped}");
+    assert!(!e.log().contains("level=info"), "{}", e.log());
+
+    // Master: sizes skipped, counts still run.
+    let m = exporter(
+        &r,
+        &[
+            "-check-single-keys=a",
+            "-count-keys=db0=*",
+            "-skip-checkkeys-for-role-master",
+        ],
+    );
+    let x = scrape(&m);
+    assert!(x.samples("redis_key_size").is_empty());
+    assert_eq!(
+        x.value("redis_keys_count", &[("db", "db0"), ("key", "*")]),
+        Some(1.0)
+    );
+    // A replica (of a master that is not there) is checked.
+    run(&r, &["REPLICAOF 127.0.0.1 1"]);
+    let x = scrape(&m);
+    assert_eq!(
+        x.value("redis_key_size", &[("db", "db0"), ("key", "a")]),
+        Some(1.0),
+        "{}",
+        m.log()
+    );
+    run(&r, &["REPLICAOF NO ONE"]);
 }

@@ -81,6 +81,11 @@ pub struct KeysCollector {
     pub single_keys: Vec<KeyPattern>,
     pub count_keys: Vec<KeyPattern>,
     pub budget: KeyBudget,
+    /// Emit `<ns>_key_value` (off with --disable-exporting-key-values).
+    pub export_values: bool,
+    /// Leave out sizes and values while the instance is a master
+    /// (--skip-checkkeys-for-role-master); counts still run.
+    pub skip_on_master: bool,
     count_walks: Mutex<HashMap<(u32, String), CountWalk>>,
     truncated: Truncations,
 }
@@ -140,6 +145,8 @@ impl KeysCollector {
             single_keys,
             count_keys,
             budget,
+            export_values: true,
+            skip_on_master: false,
             count_walks: Mutex::new(HashMap::new()),
             truncated: Truncations::default(),
         }
@@ -206,14 +213,31 @@ impl KeysCollector {
         Ok(out)
     }
 
+    /// Whether the server answers ROLE with `master`.
+    async fn is_master(&self, deadline: tokio::time::Instant) -> Result<bool, ClientError> {
+        let mut s = self.client.session(deadline).await?;
+        let reply = s.cmd(&[b"ROLE"]).await?;
+        Ok(reply
+            .as_array()
+            .and_then(|a| a.first())
+            .and_then(|v| v.as_str())
+            == Some("master"))
+    }
+
     async fn run(&self, deadline: tokio::time::Instant) -> Result<Vec<Family>, ClientError> {
         let ns = self.namespace;
         let mut spend = Spend::start(&self.budget, deadline);
         let mut results: Vec<KeyResult> = Vec::new();
         let mut wrong: Vec<(u32, String, String)> = Vec::new();
+        let skip = self.skip_on_master && self.is_master(deadline).await?;
+        let (single_keys, check_keys): (&[KeyPattern], &[KeyPattern]) = if skip {
+            (&[], &[])
+        } else {
+            (&self.single_keys, &self.check_keys)
+        };
         // Single keys first: they are cheap and named explicitly.
         let mut by_db: Vec<(u32, Vec<Vec<u8>>)> = Vec::new();
-        for p in &self.single_keys {
+        for p in single_keys {
             match by_db.iter_mut().find(|(db, _)| *db == p.db) {
                 Some((_, keys)) => keys.push(p.pattern.as_bytes().to_vec()),
                 None => by_db.push((p.db, vec![p.pattern.as_bytes().to_vec()])),
@@ -222,7 +246,7 @@ impl KeysCollector {
         for (db, keys) in by_db {
             results.extend(self.measure(db, keys, &mut wrong, deadline).await?);
         }
-        for p in &self.check_keys {
+        for p in check_keys {
             let (keys, done) = walk(&self.client, p, self.budget.batch, &mut spend).await?;
             if !done {
                 self.truncated.note("check-keys", p, &self.budget);
@@ -254,7 +278,7 @@ impl KeysCollector {
         for r in &results {
             let db = format!("db{}", r.db);
             size.add(&[("db", &db), ("key", &r.key)], r.size);
-            if let Some(v) = r.value {
+            if let Some(v) = r.value.filter(|_| self.export_values) {
                 value.add(&[("db", &db), ("key", &r.key)], v);
             }
         }

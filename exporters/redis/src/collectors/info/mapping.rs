@@ -33,13 +33,27 @@ pub struct Extras {
     pub now: f64,
 }
 
-/// Options that change which INFO families appear.
-#[derive(Debug, Clone, Copy, Default)]
+/// Options that change which INFO families appear; the default is the
+/// peer's defaults.
+#[derive(Debug, Clone, Copy)]
 pub struct InfoOptions {
     /// `--include-system-metrics`: `total_system_memory_bytes`.
     pub system_metrics: bool,
     /// Not `--exclude-latency-histogram-metrics`: `commands_latencies_usec`.
     pub latency_histograms: bool,
+    /// `--include-metrics-for-empty-databases` (on by default): zeros for
+    /// the databases INFO leaves out because they hold no key.
+    pub empty_databases: bool,
+}
+
+impl Default for InfoOptions {
+    fn default() -> Self {
+        Self {
+            system_metrics: false,
+            latency_histograms: true,
+            empty_databases: true,
+        }
+    }
 }
 
 /// Builds families under `ns` from one INFO reply and its extras.
@@ -87,7 +101,7 @@ pub fn families(ns: &str, info: &Info, extras: &Extras, options: InfoOptions) ->
     }
     instance_info(&mut out, info);
     replication(&mut out, info);
-    keyspace(&mut out, info, extras);
+    keyspace(&mut out, info, extras, options.empty_databases);
     commandstats(&mut out, info);
     latency_histograms(&mut out, info, extras);
     for (err, v) in info.with_prefix("errorstat_") {
@@ -269,7 +283,7 @@ fn replication(out: &mut Families, info: &Info) {
     );
 }
 
-fn keyspace(out: &mut Families, info: &Info, extras: &Extras) {
+fn keyspace(out: &mut Families, info: &Info, extras: &Extras, empty_databases: bool) {
     let databases = extras
         .config
         .iter()
@@ -309,7 +323,7 @@ fn keyspace(out: &mut Families, info: &Info, extras: &Extras) {
     }
     // Empty databases are missing from INFO; report them as 0 so that
     // `redis_db_keys{db="db3"}` does not vanish when the last key goes.
-    for n in 0..databases.unwrap_or(0) {
+    for n in 0..databases.filter(|_| empty_databases).unwrap_or(0) {
         if seen.contains(&n) {
             continue;
         }
