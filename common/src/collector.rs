@@ -20,6 +20,11 @@ pub enum CollectError {
     Parse(String),
     #[error("{0}")]
     Target(String),
+    /// A failure already logged once in this scrape (the target is down and
+    /// its probe said so): the collector still counts as failed, and the
+    /// engine logs it at debug instead of repeating the line.
+    #[error("{0}")]
+    AlreadyReported(String),
 }
 
 impl CollectError {

@@ -256,10 +256,18 @@ impl ScrapeEngine {
                 let reported = ctx.clone();
                 let task = tokio::spawn(async move { collector.collect(&ctx).await });
                 let abort = task.abort_handle();
+                // A collector's own error is logged after the probe has
+                // answered: when the target is down, the probe's line says so
+                // once and the collectors' follow at debug.
+                let mut failed = None;
                 let (families, success) = match tokio::time::timeout_at(deadline_at, task).await {
                     Ok(Ok(Ok(families))) => (families, true),
+                    Ok(Ok(Err(error @ crate::CollectError::AlreadyReported(_)))) => {
+                        tracing::debug!(collector = name, %error, "collector failed");
+                        (Vec::new(), false)
+                    }
                     Ok(Ok(Err(error))) => {
-                        tracing::warn!(collector = name, %error, "collector failed");
+                        failed = Some(error);
                         (Vec::new(), false)
                     }
                     Ok(Err(error)) => {
@@ -276,13 +284,14 @@ impl ScrapeEngine {
                         (Vec::new(), false)
                     }
                 };
-                CollectorOutcome {
+                let outcome = CollectorOutcome {
                     name,
                     families,
                     success,
                     duration: started.elapsed(),
                     dropped: reported.dropped(),
-                }
+                };
+                (outcome, failed)
             }
         });
         let probe = async {
@@ -295,7 +304,18 @@ impl ScrapeEngine {
                 None => None,
             }
         };
-        let (outcomes, up) = tokio::join!(futures::future::join_all(runs), probe);
+        let (runs, up) = tokio::join!(futures::future::join_all(runs), probe);
+        let mut outcomes = Vec::with_capacity(runs.len());
+        for (outcome, failed) in runs {
+            if let Some(error) = failed {
+                if up == Some(false) {
+                    tracing::debug!(collector = outcome.name, %error, "collector failed (target down)");
+                } else {
+                    tracing::warn!(collector = outcome.name, %error, "collector failed");
+                }
+            }
+            outcomes.push(outcome);
+        }
         self.assemble(outcomes, up, started.elapsed())
     }
 

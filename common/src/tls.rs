@@ -58,6 +58,9 @@ pub struct TlsClientOptions {
     pub key_file: Option<PathBuf>,
     /// Accept any server certificate (test setups only).
     pub skip_verify: bool,
+    /// Check the chain against the CA but not the host name (PostgreSQL's
+    /// `sslmode=verify-ca`).
+    pub skip_hostname: bool,
 }
 
 /// Builds a client configuration; errors name the flag's file and the problem.
@@ -81,7 +84,19 @@ pub fn client_config(opts: &TlsClientOptions) -> Result<Arc<rustls::ClientConfig
                 .transpose()?
                 .unwrap_or_else(rustls::RootCertStore::empty),
         };
-        builder.with_root_certificates(roots)
+        if opts.skip_hostname {
+            let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                Arc::clone(&provider),
+            )
+            .build()
+            .map_err(|e| format!("TLS: {e}"))?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyHostName(inner)))
+        } else {
+            builder.with_root_certificates(roots)
+        }
     };
     let config = match (&opts.cert_file, &opts.key_file) {
         (Some(cert), Some(key)) => builder
@@ -94,6 +109,54 @@ pub fn client_config(opts: &TlsClientOptions) -> Result<Arc<rustls::ClientConfig
         _ => return Err("a client certificate needs both the certificate and the key file".into()),
     };
     Ok(Arc::new(config))
+}
+
+/// `skip_hostname`: the chain is verified, a name mismatch is not an error.
+#[derive(Debug)]
+struct AnyHostName(Arc<rustls::client::WebPkiServerVerifier>);
+
+impl ServerCertVerifier for AnyHostName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        use rustls::CertificateError::{NotValidForName, NotValidForNameContext};
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                NotValidForName | NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
 }
 
 /// `skip_verify`: the handshake still runs, the certificate is not checked.

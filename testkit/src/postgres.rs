@@ -32,6 +32,8 @@ pub struct Postgres {
     bin_dir: PathBuf,
     dir: TempDir,
     service: Service,
+    /// Directories the server reads (certificates), removed with it.
+    keep: Vec<TempDir>,
 }
 
 /// uid/gid of an unprivileged account to run the server as when we are root.
@@ -69,6 +71,10 @@ impl Postgres {
 
     /// Starts the server from `bin_dir` with extra `-c name=value` settings.
     pub fn start_with(bin_dir: &Path, settings: &[(&str, &str)]) -> Self {
+        Self::start_inner(bin_dir, settings, None)
+    }
+
+    fn start_inner(bin_dir: &Path, settings: &[(&str, &str)], hba: Option<&str>) -> Self {
         use std::os::unix::process::CommandExt;
         let dir = tempfile::Builder::new()
             .prefix("sidewatch-pg")
@@ -94,6 +100,9 @@ impl Postgres {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        if let Some(hba) = hba {
+            std::fs::write(data.join("pg_hba.conf"), hba).expect("write pg_hba.conf");
+        }
         let port = free_port();
         let mut args = vec![
             "-D".to_owned(),
@@ -119,6 +128,7 @@ impl Postgres {
             bin_dir: bin_dir.to_owned(),
             dir,
             service,
+            keep: Vec::new(),
         };
         pg.wait_ready();
         pg
@@ -151,6 +161,39 @@ impl Postgres {
 
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
+    }
+
+    /// Debian's PostgreSQL 15 with `ssl=on`: the test kit's server
+    /// certificate (for 127.0.0.1, signed by the kit's CA) and the CA to
+    /// check client certificates against. Copies of the files go into the
+    /// server's own directory, owned by the account it runs as. `hba` is
+    /// the whole pg_hba.conf (keep `local all all trust` for psql).
+    pub fn start_tls(certs: &crate::certs::TestCerts, hba: &str) -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::Builder::new()
+            .prefix("sidewatch-pg-tls")
+            .tempdir()
+            .expect("tempdir");
+        for name in ["server.crt", "server.key", "ca.crt"] {
+            let to = dir.path().join(name);
+            std::fs::copy(certs.path(name), &to).expect("copy certificate");
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        }
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        chown_tree(dir.path(), unprivileged_user());
+        let file = |n: &str| dir.path().join(n).display().to_string();
+        let (crt, key, ca) = (file("server.crt"), file("server.key"), file("ca.crt"));
+        let mut all = vec![
+            ("ssl", "on"),
+            ("ssl_cert_file", crt.as_str()),
+            ("ssl_key_file", key.as_str()),
+            ("ssl_ca_file", ca.as_str()),
+        ];
+        all.push(("shared_preload_libraries", "pg_stat_statements"));
+        let mut pg = Self::start_inner(&default_bin_dir(), &all, Some(hba));
+        pg.keep.push(dir);
+        pg
     }
 
     /// Runs SQL with psql; the unaligned, tuples-only output.

@@ -107,6 +107,8 @@ impl Rows {
 pub struct Conn {
     client: Client,
     cancel: CancelToken,
+    /// The connector, again for cancel requests (they speak TLS too).
+    tls: Option<crate::tls::RustlsConnect>,
     broken: AtomicBool,
     pub database: String,
     /// `server_version_num`, read when connecting.
@@ -132,10 +134,16 @@ impl Drop for InFlight<'_> {
         }
         self.conn.broken.store(true, Ordering::Relaxed);
         let token = self.conn.cancel.clone();
+        let tls = self.conn.tls.clone();
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
-                let _ =
-                    tokio::time::timeout(Duration::from_secs(2), token.cancel_query(NoTls)).await;
+                let cancel = async {
+                    match tls {
+                        None => token.cancel_query(NoTls).await,
+                        Some(t) => token.cancel_query(t).await,
+                    }
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(2), cancel).await;
             });
         }
     }
@@ -514,34 +522,25 @@ impl Pool {
         false
     }
 
-    async fn connect(&self, database: &str, permit: Permits) -> Result<Conn, PgError> {
-        let mut config = self.target.config.clone();
-        config.dbname(database);
-        config.connect_timeout(self.settings.connect_timeout);
-        config.keepalives(true);
-        config.keepalives_idle(Duration::from_secs(30));
-        let server = &self.target.server;
-        let connecting = config.connect(NoTls);
-        let (client, connection) =
-            match tokio::time::timeout(self.settings.connect_timeout, connecting).await {
-                Err(_) => {
-                    return Err(PgError::ConnectTimeout {
-                        server: server.clone(),
-                        database: database.to_owned(),
-                        timeout: self.settings.connect_timeout,
-                    })
-                }
-                Ok(Err(e)) => {
-                    return Err(PgError::Connect {
-                        server: server.clone(),
-                        database: database.to_owned(),
-                        message: describe(&e),
-                    })
-                }
-                Ok(Ok(pair)) => pair,
-            };
+    /// Connects with `tls` and spawns the connection's task; Err(None) on
+    /// timeout.
+    async fn open<T>(
+        config: tokio_postgres::Config,
+        tls: T,
+        timeout: Duration,
+        permit: Permits,
+    ) -> Result<(Client, tokio::sync::oneshot::Sender<()>), Option<tokio_postgres::Error>>
+    where
+        T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+        T::Stream: Send + 'static,
+    {
+        let (client, connection) = match tokio::time::timeout(timeout, config.connect(tls)).await {
+            Err(_) => return Err(None),
+            Ok(Err(e)) => return Err(Some(e)),
+            Ok(Ok(pair)) => pair,
+        };
         let (close_tx, close_rx) = tokio::sync::oneshot::channel::<()>();
-        let db_name = database.to_owned();
+        let db_name = config.get_dbname().unwrap_or_default().to_owned();
         tokio::spawn(async move {
             let _permit = permit;
             tokio::select! {
@@ -553,10 +552,44 @@ impl Pool {
                 _ = close_rx => {}
             }
         });
+        Ok((client, close_tx))
+    }
+
+    async fn connect(&self, database: &str, permit: Permits) -> Result<Conn, PgError> {
+        let mut config = self.target.config.clone();
+        config.dbname(database);
+        config.connect_timeout(self.settings.connect_timeout);
+        config.keepalives(true);
+        config.keepalives_idle(Duration::from_secs(30));
+        let server = &self.target.server;
+        let tls = self.target.tls.clone().map(crate::tls::RustlsConnect);
+        let connected = match &tls {
+            None => Self::open(config, NoTls, self.settings.connect_timeout, permit).await,
+            Some(t) => Self::open(config, t.clone(), self.settings.connect_timeout, permit).await,
+        };
+        let client = match connected {
+            Err(None) => {
+                return Err(PgError::ConnectTimeout {
+                    server: server.clone(),
+                    database: database.to_owned(),
+                    timeout: self.settings.connect_timeout,
+                })
+            }
+            Err(Some(e)) => {
+                return Err(PgError::Connect {
+                    server: server.clone(),
+                    database: database.to_owned(),
+                    message: describe(&e),
+                })
+            }
+            Ok(pair) => pair,
+        };
+        let (client, close_tx) = client;
         let cancel = client.cancel_token();
         let mut conn = Conn {
             client,
             cancel,
+            tls,
             broken: AtomicBool::new(false),
             database: database.to_owned(),
             server_version: 0,

@@ -181,6 +181,16 @@ impl PgProbeHandler {
             ),
             None => None,
         };
+        // A request must not make the exporter read local files: TLS
+        // certificates and keys come from an auth module's options only.
+        if let Some(k) = ["sslrootcert", "sslcert", "sslkey"]
+            .iter()
+            .find(|k| raw.contains(*k))
+        {
+            return Err(bad(format!(
+                "{k} in the target is not allowed; give it in the auth module's options"
+            )));
+        }
         let mut uri = if raw.contains("://") || raw.contains('=') {
             raw.clone()
         } else {
@@ -188,8 +198,11 @@ impl PgProbeHandler {
         };
         if let Some(m) = module {
             if !m.options.is_empty() && uri.contains("://") {
-                let mut opts: Vec<String> =
-                    m.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let mut opts: Vec<String> = m
+                    .options
+                    .iter()
+                    .map(|(k, v)| format!("{}={}", uri_escape(k), uri_escape(v)))
+                    .collect();
                 opts.sort();
                 uri.push(if uri.contains('?') { '&' } else { '?' });
                 uri.push_str(&opts.join("&"));
@@ -203,6 +216,18 @@ impl PgProbeHandler {
         allowed(&self.policy, &target.config).map_err(|m| (StatusCode::FORBIDDEN, m))?;
         Ok(target)
     }
+}
+
+/// Percent-encodes what would end or change a URI query value.
+fn uri_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '%' | '&' | '=' | '#' | '+' | ' ' | '?' => out.push_str(&format!("%{:02X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Every host, host address and port a connection config may use must pass

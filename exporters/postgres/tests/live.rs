@@ -550,3 +550,151 @@ fn server_label_as_today_and_as_before() {
         ))
     );
 }
+
+/// TLS to a server with `ssl=on` that refuses every connection without it:
+/// libpq's sslmodes, a CA file, client certificates under a `cert` rule, in
+/// the URI and key=value forms and through a /probe auth module. A refused
+/// certificate is `pg_up 0` and one log line saying why.
+#[test]
+fn tls_to_postgres_as_libpq_does_it() {
+    use sidewatch_testkit::certs::TestCerts;
+    let dir = tempfile::tempdir().expect("tmp");
+    let certs = TestCerts::create(dir.path());
+    let other_dir = tempfile::tempdir().expect("tmp");
+    let other = TestCerts::create(other_dir.path());
+    let pg = Postgres::start_tls(
+        &certs,
+        "local all all trust\n\
+         hostnossl all all 127.0.0.1/32 reject\n\
+         hostssl all prometheus 127.0.0.1/32 cert\n\
+         hostssl all all 127.0.0.1/32 trust\n",
+    );
+    pg.psql(
+        "postgres",
+        "CREATE ROLE prometheus LOGIN IN ROLE pg_monitor",
+    );
+    let port = pg.port;
+    let ca = certs.path("ca.crt");
+    let max_connections = number(&pg, "postgres", "SHOW max_connections");
+    let url = |host: &str, user: &str, query: &str| {
+        format!("postgresql://{user}@{host}:{port}/postgres?{query}")
+    };
+    let client = format!(
+        "sslcert={}&sslkey={}",
+        certs.path("client.crt"),
+        certs.path("client.key")
+    );
+    let up = [
+        ("require: encrypted, certificate not checked", url("127.0.0.1", "postgres", "sslmode=require")),
+        ("prefer (libpq's default) takes TLS when offered", url("127.0.0.1", "postgres", "")),
+        ("verify-full", url("127.0.0.1", "postgres", &format!("sslmode=verify-full&sslrootcert={ca}"))),
+        ("verify-ca does not check the host name", url("localhost", "postgres", &format!("sslmode=verify-ca&sslrootcert={ca}"))),
+        ("cert rule admits the client certificate", url("127.0.0.1", "prometheus", &format!("sslmode=verify-full&sslrootcert={ca}&{client}"))),
+        ("key=value form", format!("host=127.0.0.1 port={port} user=prometheus dbname=postgres sslmode=verify-full sslrootcert='{ca}' sslcert='{}' sslkey='{}'", certs.path("client.crt"), certs.path("client.key"))),
+    ];
+    for (what, dsn) in &up {
+        let e = exporter_dsn(dsn, &[]);
+        let x = scrape(&e);
+        assert_eq!(x.value("pg_up", &[]), Some(1.0), "{what}: {}", e.log());
+        assert_eq!(
+            x.value(
+                "pg_settings_max_connections",
+                &[("server", &format!("127.0.0.1:{port}"))]
+            )
+            .or_else(|| x.value(
+                "pg_settings_max_connections",
+                &[("server", &format!("localhost:{port}"))]
+            )),
+            Some(max_connections),
+            "{what}"
+        );
+    }
+    // Every TCP session the exporters held was TLS (the hba rejects others,
+    // and the server's own view agrees).
+    assert_eq!(
+        pg.psql(
+            "postgres",
+            "SELECT count(*) FILTER (WHERE NOT s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.client_addr IS NOT NULL"
+        )
+        .trim(),
+        "0"
+    );
+    let down = [
+        (
+            "verify-full, wrong host name",
+            url(
+                "localhost",
+                "postgres",
+                &format!("sslmode=verify-full&sslrootcert={ca}"),
+            ),
+            "not valid for name",
+        ),
+        (
+            "verify-full, unknown CA",
+            url(
+                "127.0.0.1",
+                "postgres",
+                &format!("sslmode=verify-full&sslrootcert={}", other.path("ca.crt")),
+            ),
+            "invalid peer certificate",
+        ),
+        (
+            "disable against hostnossl reject",
+            url("127.0.0.1", "postgres", "sslmode=disable"),
+            "no encryption",
+        ),
+        (
+            "cert rule without a certificate",
+            url(
+                "127.0.0.1",
+                "prometheus",
+                &format!("sslmode=verify-full&sslrootcert={ca}"),
+            ),
+            "certificate",
+        ),
+    ];
+    for (what, dsn, why) in &down {
+        let e = exporter_dsn(dsn, &[]);
+        let x = scrape(&e);
+        assert_eq!(x.value("pg_up", &[]), Some(0.0), "{what}");
+        let log = e.log();
+        let errors: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("level=error") || l.contains("level=warn"))
+            .collect();
+        assert_eq!(
+            errors.len(),
+            1,
+            "{what}: one line per failed scrape:\n{log}"
+        );
+        assert!(errors[0].contains(why), "{what}: {why:?} in {}", errors[0]);
+    }
+    // /probe: the TLS files come from the auth module, never the request.
+    let conf = format!(
+        "auth_modules:\n  tls:\n    type: userpass\n    userpass:\n      username: prometheus\n    options:\n      sslmode: verify-full\n      sslrootcert: {ca}\n      sslcert: {}\n      sslkey: {}\n",
+        certs.path("client.crt"),
+        certs.path("client.key")
+    );
+    let conf_file = dir.path().join("exporter.yml");
+    std::fs::write(&conf_file, conf).expect("write");
+    let e = sidewatch_testkit::Exporter::start_unchecked_env(
+        bin(),
+        &[&format!("--config.file={}", conf_file.display())],
+        &[],
+    );
+    assert!(e.wait_listening(), "{}", e.log());
+    let target = format!("127.0.0.1:{port}/postgres");
+    let text = sidewatch_testkit::http_get_query(
+        &e.url("/probe"),
+        &[("target", &target), ("auth_module", "tls")],
+    )
+    .expect("probe");
+    let x = sidewatch_testkit::Exposition::parse(&text);
+    assert_eq!(x.value("pg_up", &[]), Some(1.0), "{}", e.log());
+    let refused = sidewatch_testkit::http_get_query(
+        &e.url("/probe"),
+        &[("target", &format!("{target}?sslrootcert=/etc/passwd"))],
+    )
+    .expect_err("file named by the request");
+    assert!(refused.contains("400"), "{refused}");
+}

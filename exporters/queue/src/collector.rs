@@ -49,11 +49,16 @@ pub struct QueueCollector {
 type Rows = (Vec<(String, f64, Option<f64>)>, QueueReading);
 
 impl QueueCollector {
-    async fn up(&self, backend: &Backend, deadline: tokio::time::Instant) -> bool {
-        match backend {
-            Backend::Redis(c) => c.ping(deadline).await.is_ok(),
-            Backend::Postgres(p) => p.ping(deadline).await.is_ok(),
+    /// Whether the backend answers; why not is logged once per scrape.
+    async fn up(&self, name: &str, backend: &Backend, deadline: tokio::time::Instant) -> bool {
+        let error = match backend {
+            Backend::Redis(c) => c.ping(deadline).await.err().map(|e| e.to_string()),
+            Backend::Postgres(p) => p.ping(deadline).await.err().map(|e| e.to_string()),
+        };
+        if let Some(error) = &error {
+            tracing::warn!(backend = name, %error, "backend does not answer");
         }
+        error.is_none()
     }
 
     async fn read(
@@ -171,7 +176,7 @@ impl QueueCollector {
             .map(|d| d.as_secs_f64())
             .unwrap_or_default();
         let ups =
-            futures::future::join_all(self.backends.iter().map(|(_, b)| self.up(b, deadline)))
+            futures::future::join_all(self.backends.iter().map(|(n, b)| self.up(n, b, deadline)))
                 .await;
         let mut out = Output::new();
         for ((name, _), is_up) in self.backends.iter().zip(&ups) {

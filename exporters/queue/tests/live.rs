@@ -225,3 +225,66 @@ fn a_large_pattern_cannot_starve_named_queues() {
         e.log()
     );
 }
+
+/// A PostgreSQL backend behind TLS only: verify-full with the CA reads the
+/// queue; a CA that did not sign the server's certificate is `up 0` for that
+/// backend alone.
+#[test]
+fn postgres_backend_over_tls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let certs = sidewatch_testkit::certs::TestCerts::create(dir.path());
+    let other_dir = tempfile::tempdir().expect("tempdir");
+    let other = sidewatch_testkit::certs::TestCerts::create(other_dir.path());
+    let pg = Postgres::start_tls(
+        &certs,
+        "local all all trust\nhostnossl all all 127.0.0.1/32 reject\nhostssl all all 127.0.0.1/32 trust\n",
+    );
+    pg.psql(
+        "postgres",
+        "CREATE TABLE jobs (state text, created_at timestamptz);
+         INSERT INTO jobs VALUES ('waiting', now()), ('waiting', now()), ('waiting', now())",
+    );
+    let dsn = |ca: String| {
+        format!(
+            "postgresql://postgres@127.0.0.1:{}/postgres?sslmode=verify-full&sslrootcert={ca}",
+            pg.port
+        )
+    };
+    let cfg = dir.path().join("queues.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "backends:\n  - {{ name: tls, postgres: '{good}' }}\n  - {{ name: wrongca, postgres: '{bad}' }}\n\
+             queues:\n  - {{ name: a, backend: tls, kind: postgres, query: \"SELECT state, count(*) AS depth FROM jobs GROUP BY state\" }}\n  \
+             - {{ name: b, backend: wrongca, kind: postgres, query: \"SELECT state, count(*) AS depth FROM jobs GROUP BY state\" }}\n",
+            good = dsn(certs.path("ca.crt")),
+            bad = dsn(other.path("ca.crt")),
+        ),
+    )
+    .expect("config");
+    let e = Exporter::start_unchecked(
+        Path::new(BIN),
+        &[&format!("--config.file={}", cfg.display())],
+    );
+    assert!(e.wait_listening(), "{}", e.log());
+    let text = http_get(&e.url("/metrics")).unwrap_or_else(|err| panic!("{err}\n{}", e.log()));
+    let x = Exposition::parse(&text);
+    assert_eq!(
+        x.value("sidewatch_queue_up", &[("backend", "tls")]),
+        Some(1.0),
+        "{}",
+        e.log()
+    );
+    assert_eq!(
+        x.value(
+            "sidewatch_queue_depth",
+            &[("queue", "a"), ("state", "waiting")]
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        x.value("sidewatch_queue_up", &[("backend", "wrongca")]),
+        Some(0.0)
+    );
+    assert!(e.log().contains("invalid peer certificate"), "{}", e.log());
+}

@@ -563,6 +563,7 @@ impl RedisConfig {
             cert_file: cli.tls_client_cert_file.clone(),
             key_file: cli.tls_client_key_file.clone(),
             skip_verify: cli.skip_tls_verification,
+            skip_hostname: false,
         });
         let tls = match tls {
             Ok(c) => Some(c),

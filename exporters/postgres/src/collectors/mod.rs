@@ -17,7 +17,7 @@ use sidewatch_common::collector::CollectorDecl;
 use sidewatch_common::metrics::LabelName;
 use sidewatch_common::{CollectError, CollectFuture, Collector, Family};
 
-use crate::pool::{Conn, Pool, RowEvent, Rows};
+use crate::pool::{Conn, PgError, Pool, RowEvent, Rows};
 use crate::queries::{self, FamilySet, QuerySpec};
 
 /// Every collector, declared once: name, default, help and how it is built.
@@ -277,7 +277,10 @@ impl PgContext {
         self.pool
             .get_lane(database, lane, deadline)
             .await
-            .map_err(|e| CollectError::Target(e.to_string()))
+            .map_err(|e| match e {
+                PgError::FailedThisScrape(_) => CollectError::AlreadyReported(e.to_string()),
+                e => CollectError::Target(e.to_string()),
+            })
     }
 
     /// Server-side timeout for one query: what it asks for (or the default),
@@ -573,16 +576,25 @@ impl Collector for QueryCollector {
                     .await;
             let mut out = FamilySet::default();
             let mut failures = Vec::new();
+            let mut all_reported = true;
             for (db, r) in results {
                 match r {
                     Ok(set) => out.extend(set.into_families()),
-                    Err(e) => failures.push(format!("database {db:?}: {e}")),
+                    Err(e) => {
+                        all_reported &= matches!(e, CollectError::AlreadyReported(_));
+                        failures.push(format!("database {db:?}: {e}"));
+                    }
                 }
             }
             // A database that fails (no CONNECT right, dropped mid-scrape) costs
             // only its own series; the collector fails when nothing answered.
             if !failures.is_empty() && failures.len() == databases.len() {
-                return Err(CollectError::Target(failures.join("; ")));
+                let message = failures.join("; ");
+                return Err(if all_reported {
+                    CollectError::AlreadyReported(message)
+                } else {
+                    CollectError::Target(message)
+                });
             }
             for f in failures {
                 tracing::warn!(collector = self.name, error = %f, "database skipped");
