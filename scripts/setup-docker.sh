@@ -161,6 +161,7 @@ base_image trixie
 log "stand-in images"
 build sidewatch-test/postgres:17 testkit/images/postgres
 build sidewatch-test/redis:8 testkit/images/redis
+build sidewatch-test/valkey:8 testkit/images/valkey
 sid_image sidewatch-test/prometheus:3.5 prometheus prometheus:prometheus=prometheus promtool:promtool=promtool
 sid_image sidewatch-test/alertmanager:0.33 alertmanager \
   prometheus-alertmanager:prometheus-alertmanager=alertmanager prometheus-alertmanager:amtool=amtool

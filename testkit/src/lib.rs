@@ -7,6 +7,7 @@
 pub mod alertmanager;
 pub mod blackhole;
 pub mod certs;
+pub mod container;
 pub mod exporter;
 pub mod exposition;
 pub mod peerflags;

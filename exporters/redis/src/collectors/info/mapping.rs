@@ -176,22 +176,29 @@ fn instance_info(out: &mut Families, info: &Info) {
     if info.get("redis_version").is_none() && info.get("role").is_none() {
         return;
     }
+    let mut labels = vec![
+        ("role", get("role")),
+        ("redis_version", get("redis_version")),
+        ("redis_build_id", get("redis_build_id")),
+        ("redis_mode", get("redis_mode")),
+        ("os", get("os")),
+        ("maxmemory_policy", get("maxmemory_policy")),
+        ("tcp_port", get("tcp_port")),
+        ("run_id", get("run_id")),
+        ("process_id", get("process_id")),
+        ("master_replid", get("master_replid")),
+    ];
+    // Valkey names itself (redis_version stays at the Redis API it speaks,
+    // 7.2.4); redis_exporter 1.86 adds these two labels there only.
+    if let Some(v) = info.get("valkey_version") {
+        labels.push(("valkey_version", v));
+        labels.push(("valkey_release_stage", get("valkey_release_stage")));
+    }
     out.add(
         "instance_info",
         "Information about the Redis instance",
         G,
-        &[
-            ("role", get("role")),
-            ("redis_version", get("redis_version")),
-            ("redis_build_id", get("redis_build_id")),
-            ("redis_mode", get("redis_mode")),
-            ("os", get("os")),
-            ("maxmemory_policy", get("maxmemory_policy")),
-            ("tcp_port", get("tcp_port")),
-            ("run_id", get("run_id")),
-            ("process_id", get("process_id")),
-            ("master_replid", get("master_replid")),
-        ],
+        &labels,
         1.0,
     );
 }
