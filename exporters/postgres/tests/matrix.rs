@@ -15,7 +15,7 @@ use support::*;
 
 /// One server of the matrix: how to reach it and ask it.
 enum Server {
-    Local(Postgres),
+    Local(Box<Postgres>),
     Docker(Container),
 }
 
@@ -91,18 +91,21 @@ fn every_default_collector_on_postgres_15_to_18() {
     let servers: Vec<(u32, Server, bool)> = vec![
         (
             15,
-            Server::Local(Postgres::start_with(&default_bin_dir(), &[PRELOAD])),
+            Server::Local(Box::new(Postgres::start_with(
+                &default_bin_dir(),
+                &[PRELOAD],
+            ))),
             true,
         ),
         (
             16,
-            Server::Local(Postgres::start_with(&pg16_bin_dir(), &[])),
+            Server::Local(Box::new(Postgres::start_with(&pg16_bin_dir(), &[]))),
             false,
         ),
         (17, pg17(), true),
         (
             18,
-            Server::Local(Postgres::start_with(&pg18_bin_dir(), &[PRELOAD])),
+            Server::Local(Box::new(Postgres::start_with(&pg18_bin_dir(), &[PRELOAD]))),
             true,
         ),
     ];
