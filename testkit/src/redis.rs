@@ -13,7 +13,9 @@ use crate::{find_program, free_port, wait_until};
 pub struct Redis {
     pub port: u16,
     _dir: TempDir,
-    service: Service,
+    /// The local redis-server (None for one in a container).
+    service: Option<Service>,
+    _container: Option<crate::container::Container>,
 }
 
 impl Redis {
@@ -54,7 +56,8 @@ impl Redis {
         let r = Self {
             port,
             _dir: dir,
-            service,
+            service: Some(service),
+            _container: None,
         };
         r.wait_ready();
         r
@@ -67,7 +70,12 @@ impl Redis {
                 .map(|r| r.contains("PONG") || r.contains("NOAUTH"))
                 .unwrap_or(false)
         });
-        assert!(ok, "redis did not start:\n{}", self.service.log());
+        let log = match (&self.service, &self._container) {
+            (Some(s), _) => s.log(),
+            (None, Some(c)) => c.logs(),
+            _ => String::new(),
+        };
+        assert!(ok, "redis did not start:\n{log}");
     }
 
     pub fn url(&self) -> String {
@@ -140,25 +148,45 @@ impl Redis {
         (0..n).map(|_| Reply::read(&mut r)).collect()
     }
 
+    /// A Redis-compatible server from one of the kit's images (Redis 8,
+    /// Valkey 8), with `args` to its server; the same queries as a local one.
+    pub fn in_container(image: &str, args: &[&str]) -> Self {
+        let mut all = vec!["--protected-mode", "no", "--save", "", "--appendonly", "no"];
+        all.extend_from_slice(args);
+        let c = crate::container::Container::run(image, &[], 6379, &all);
+        let r = Self {
+            port: c.port,
+            _dir: tempfile::tempdir().expect("tempdir"),
+            service: None,
+            _container: Some(c),
+        };
+        r.wait_ready();
+        r
+    }
+
+    fn local(&self) -> &Service {
+        self.service.as_ref().expect("a local redis-server")
+    }
+
     pub fn service(&mut self) -> &mut Service {
-        &mut self.service
+        self.service.as_mut().expect("a local redis-server")
     }
 
     pub fn stop(&mut self) {
-        self.service.stop();
+        self.service().stop();
     }
 
     pub fn restart(&mut self) {
-        self.service.restart().expect("restart redis");
+        self.service().restart().expect("restart redis");
         self.wait_ready();
     }
 
     pub fn pause(&self) {
-        self.service.pause();
+        self.local().pause();
     }
 
     pub fn resume(&self) {
-        self.service.resume();
+        self.local().resume();
     }
 }
 
