@@ -31,6 +31,29 @@ FILTERS = [
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def peer_binary(package, program, *path_names):
+    """Today's peer: Debian sid's package as scripts/fetch-debian.sh unpacks
+    it (run it first: `scripts/fetch-debian.sh sid PACKAGE`), newest version
+    first; else the one on PATH. Returns (path, version) or (None, None)."""
+    cache = os.environ.get("SIDEWATCH_CACHE") or os.path.expanduser("~/.cache/sidewatch")
+    pkgs = os.path.join(cache, "debian", "sid", "pkgs")
+    found = []
+    if os.path.isdir(pkgs):
+        for d in os.listdir(pkgs):
+            if d.startswith(package + "-") and d[len(package) + 1:][:1].isdigit():
+                binary = os.path.join(pkgs, d, "usr", "bin", program)
+                if os.path.exists(os.path.join(pkgs, d, ".done")) and os.access(binary, os.X_OK):
+                    found.append((d[len(package) + 1:], binary))
+    if found:
+        version, binary = sorted(found)[-1]
+        return binary, "sid " + version
+    for name in (program,) + path_names:
+        binary = shutil.which(name)
+        if binary:
+            return binary, "on PATH"
+    return None, None
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -27,7 +27,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from node import free_port, measure, report, scrape, start  # noqa: E402
+from node import free_port, peer_binary, measure, report, scrape, start  # noqa: E402
 
 PG_BIN = os.environ.get("SIDEWATCH_PG_BIN", "/usr/lib/postgresql/15/bin")
 QUERIES = """\
@@ -97,9 +97,10 @@ def main():
     ap.add_argument("--databases", type=int, default=10)
     ap.add_argument("--tables", type=int, default=50)
     args = ap.parse_args()
-    peer = shutil.which("prometheus-postgres-exporter") or shutil.which("postgres_exporter")
+    peer, peer_version = peer_binary("prometheus-postgres-exporter", "prometheus-postgres-exporter", "postgres_exporter")
     if not peer:
-        sys.exit("prometheus-postgres-exporter is not installed")
+        sys.exit("prometheus-postgres-exporter: run scripts/fetch-debian.sh sid prometheus-postgres-exporter")
+    print(f"peer: {peer} ({peer_version})")
     root = tempfile.mkdtemp(prefix="sidewatch-bench-pg")
     server, port = start_cluster(root, args.databases, args.tables)
     queries = os.path.join(root, "queries.yaml")

@@ -24,7 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from node import free_port, measure, report, start  # noqa: E402
+from node import free_port, peer_binary, measure, report, start  # noqa: E402
 
 LISTS = 50
 STREAMS = 20
@@ -62,9 +62,10 @@ def main():
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--keys", type=int, default=100_000)
     args = ap.parse_args()
-    peer = shutil.which("prometheus-redis-exporter") or shutil.which("redis_exporter")
+    peer, peer_version = peer_binary("prometheus-redis-exporter", "prometheus-redis-exporter", "redis_exporter")
     if not peer:
-        sys.exit("prometheus-redis-exporter is not installed")
+        sys.exit("prometheus-redis-exporter: run scripts/fetch-debian.sh sid prometheus-redis-exporter")
+    print(f"peer: {peer} ({peer_version})")
     root = tempfile.mkdtemp(prefix="sidewatch-bench-redis")
     port = free_port()
     server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
