@@ -32,6 +32,17 @@ fn docker(args: &[&str]) -> Result<String, String> {
 impl Container {
     /// `docker run -d` of `image` with `env`, publishing `port`, then `cmd`.
     pub fn run(image: &str, env: &[(&str, &str)], port: u16, cmd: &[&str]) -> Self {
+        Self::run_with(image, env, &[], port, cmd)
+    }
+
+    /// [`Container::run`] with more `docker run` options (`-v`, ...).
+    pub fn run_with(
+        image: &str,
+        env: &[(&str, &str)],
+        options: &[&str],
+        port: u16,
+        cmd: &[&str],
+    ) -> Self {
         let mut args: Vec<String> = vec![
             "run".into(),
             "-d".into(),
@@ -44,6 +55,7 @@ impl Container {
             args.push("-e".into());
             args.push(format!("{k}={v}"));
         }
+        args.extend(options.iter().map(|s| (*s).to_owned()));
         args.push(image.into());
         args.extend(cmd.iter().map(|s| (*s).to_owned()));
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();

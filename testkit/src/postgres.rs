@@ -177,6 +177,11 @@ impl Postgres {
     /// server's own directory, owned by the account it runs as. `hba` is
     /// the whole pg_hba.conf (keep `local all all trust` for psql).
     pub fn start_tls(certs: &crate::certs::TestCerts, hba: &str) -> Self {
+        Self::start_tls_from(&default_bin_dir(), certs, hba)
+    }
+
+    /// [`Postgres::start_tls`] with the server from `bin_dir`.
+    pub fn start_tls_from(bin_dir: &Path, certs: &crate::certs::TestCerts, hba: &str) -> Self {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::Builder::new()
             .prefix("sidewatch-pg-tls")
@@ -198,8 +203,7 @@ impl Postgres {
             ("ssl_key_file", key.as_str()),
             ("ssl_ca_file", ca.as_str()),
         ];
-        all.push(("shared_preload_libraries", "pg_stat_statements"));
-        let mut pg = Self::start_inner(&default_bin_dir(), &all, Some(hba));
+        let mut pg = Self::start_inner(bin_dir, &all, Some(hba));
         pg.keep.push(dir);
         pg
     }

@@ -698,3 +698,65 @@ fn tls_to_postgres_as_libpq_does_it() {
     .expect_err("file named by the request");
     assert!(refused.contains("400"), "{refused}");
 }
+
+/// `sslnegotiation=direct` (PostgreSQL 17+): TLS from the first byte, with
+/// ALPN `postgresql`, against trixie's PostgreSQL 17 (in a container) with
+/// `ssl=on` and the test kit's server certificate.
+#[test]
+fn tls_direct_negotiation_on_postgres_17() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tmp");
+    let certs = sidewatch_testkit::certs::TestCerts::create(dir.path());
+    // The server (uid 999 in the image) reads its key only if it owns it.
+    let mounted = tempfile::tempdir().expect("tmp");
+    for name in ["server.crt", "server.key"] {
+        let to = mounted.path().join(name);
+        std::fs::copy(certs.path(name), &to).expect("copy");
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        std::os::unix::fs::chown(&to, Some(999), Some(999)).expect("chown");
+    }
+    std::fs::set_permissions(mounted.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    let volume = format!("{}:/certs:ro", mounted.path().display());
+    let c = sidewatch_testkit::container::Container::run_with(
+        "sidewatch-test/postgres:17",
+        &[("POSTGRES_HOST_AUTH_METHOD", "trust")],
+        &["-v", &volume],
+        5432,
+        &[
+            "postgres",
+            "-c",
+            "ssl=on",
+            "-c",
+            "ssl_cert_file=/certs/server.crt",
+            "-c",
+            "ssl_key_file=/certs/server.key",
+        ],
+    );
+    let dsn = format!(
+        "postgresql://postgres@127.0.0.1:{}/postgres?sslmode=verify-full&sslrootcert={}&sslnegotiation=direct",
+        c.port,
+        certs.path("ca.crt")
+    );
+    let mut e = exporter_dsn(&dsn, &[]);
+    c.wait("PostgreSQL 17 with ssl=on", || {
+        scrape(&e).value("pg_up", &[]) == Some(1.0)
+    });
+    // The server says ssl is on; direct negotiation has no plain fallback,
+    // so up 1 was over TLS, verified against the kit's CA.
+    let x = scrape(&e);
+    assert_eq!(
+        x.samples("pg_settings_ssl").first().map(|(_, v)| *v),
+        Some(1.0),
+        "{}",
+        e.log()
+    );
+    // Direct TLS needs sslmode=require or stronger, as in libpq.
+    let weak = format!(
+        "postgresql://postgres@127.0.0.1:{}/postgres?sslnegotiation=direct",
+        c.port
+    );
+    e = exporter_dsn(&weak, &[]);
+    let x = scrape(&e);
+    assert_eq!(x.value("pg_up", &[]), Some(0.0), "{}", e.log());
+}
