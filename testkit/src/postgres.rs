@@ -197,7 +197,7 @@ impl Postgres {
         chown_tree(dir.path(), unprivileged_user());
         let file = |n: &str| dir.path().join(n).display().to_string();
         let (crt, key, ca) = (file("server.crt"), file("server.key"), file("ca.crt"));
-        let mut all = vec![
+        let all = vec![
             ("ssl", "on"),
             ("ssl_cert_file", crt.as_str()),
             ("ssl_key_file", key.as_str()),
