@@ -63,6 +63,9 @@ pub struct Cli {
     pub diskstats: crate::collectors::diskstats::DiskstatsArgs,
 
     #[command(flatten)]
+    pub netclass: crate::collectors::netclass::NetclassArgs,
+
+    #[command(flatten)]
     pub netdev: crate::collectors::netdev::NetdevArgs,
 
     #[command(flatten)]

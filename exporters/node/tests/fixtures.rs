@@ -422,3 +422,93 @@ fn readme_lists_every_declared_collector() {
         .collect();
     assert_eq!(listed, declared);
 }
+
+/// netclass: /sys/class/net/<iface> as the kernel writes it. ifb0 is down
+/// and virtual: the kernel answers EINVAL for its carrier, dormant, duplex,
+/// speed and name_assign_type, which the fixture has as missing files; those
+/// series are left out, as node_exporter does.
+#[test]
+fn netclass() {
+    let e = scrape(&[]);
+    let eth0 = [("device", "eth0")];
+    assert_eq!(v(&e, "node_network_up", &eth0), 1.0);
+    assert_eq!(v(&e, "node_network_carrier", &eth0), 1.0);
+    assert_eq!(v(&e, "node_network_mtu_bytes", &eth0), 9000.0);
+    assert_eq!(v(&e, "node_network_speed_bytes", &eth0), 1_250_000_000.0);
+    assert_eq!(v(&e, "node_network_flags", &eth0), 4099.0);
+    assert_eq!(v(&e, "node_network_iface_id", &eth0), 2.0);
+    assert_eq!(v(&e, "node_network_transmit_queue_length", &eth0), 1000.0);
+    assert_eq!(v(&e, "node_network_carrier_changes_total", &eth0), 3.0);
+    assert_eq!(v(&e, "node_network_carrier_up_changes_total", &eth0), 2.0);
+    assert_eq!(v(&e, "node_network_carrier_down_changes_total", &eth0), 1.0);
+    assert_eq!(v(&e, "node_network_name_assign_type", &eth0), 4.0);
+    assert_eq!(v(&e, "node_network_protocol_type", &eth0), 1.0);
+    assert_eq!(
+        v(
+            &e,
+            "node_network_info",
+            &[
+                ("address", "52:54:00:12:34:56"),
+                ("adminstate", "up"),
+                ("broadcast", "ff:ff:ff:ff:ff:ff"),
+                ("device", "eth0"),
+                ("duplex", "full"),
+                ("ifalias", "uplink"),
+                ("operstate", "up"),
+            ]
+        ),
+        1.0
+    );
+    // Loopback: operstate "unknown" is not up; adminstate comes from IFF_UP.
+    assert_eq!(v(&e, "node_network_up", &[("device", "lo")]), 0.0);
+    assert_eq!(
+        v(&e, "node_network_protocol_type", &[("device", "lo")]),
+        772.0
+    );
+    assert_eq!(
+        v(
+            &e,
+            "node_network_info",
+            &[
+                ("address", "00:00:00:00:00:00"),
+                ("adminstate", "up"),
+                ("broadcast", "00:00:00:00:00:00"),
+                ("device", "lo"),
+                ("duplex", ""),
+                ("ifalias", ""),
+                ("operstate", "unknown"),
+            ]
+        ),
+        1.0
+    );
+    let ifb0 = [("device", "ifb0")];
+    assert_eq!(v(&e, "node_network_up", &ifb0), 0.0);
+    assert_eq!(e.value("node_network_carrier", &ifb0), None);
+    assert_eq!(e.value("node_network_speed_bytes", &ifb0), None);
+    assert_eq!(v(&e, "node_network_transmit_queue_length", &ifb0), 32.0);
+    assert_eq!(
+        e.samples("node_network_info")
+            .iter()
+            .filter(|(l, _)| l["device"] == "ifb0" && l["adminstate"] == "down")
+            .count(),
+        1
+    );
+    // An invalid speed (-1) is reported as node_exporter does, unless asked not to.
+    assert_eq!(
+        v(&e, "node_network_speed_bytes", &[("device", "veth0")]),
+        -125_000.0
+    );
+    let e = scrape(&[
+        "--collector.netclass.ignore-invalid-speed",
+        "--collector.netclass.ignored-devices=^(lo|ifb.*)$",
+    ]);
+    assert_eq!(
+        e.value("node_network_speed_bytes", &[("device", "veth0")]),
+        None
+    );
+    assert_eq!(v(&e, "node_network_speed_bytes", &eth0), 1_250_000_000.0);
+    assert!(e
+        .samples("node_network_up")
+        .iter()
+        .all(|(l, _)| l["device"] != "lo" && l["device"] != "ifb0"));
+}

@@ -6,6 +6,7 @@ pub mod filefd;
 pub mod filesystem;
 pub mod loadavg;
 pub mod meminfo;
+pub mod netclass;
 pub mod netdev;
 pub mod netstat;
 pub mod os;
@@ -30,6 +31,7 @@ pub const ALL: &[CollectorDecl<NodeConfig>] = &[
     filesystem::DECL,
     loadavg::DECL,
     meminfo::DECL,
+    netclass::DECL,
     netdev::DECL,
     netstat::DECL,
     os::DECL,
