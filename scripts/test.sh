@@ -56,7 +56,7 @@ CACHE=${SIDEWATCH_CACHE:-$HOME/.cache/sidewatch}
 mkdir -p "$CACHE"
 log "sid's prometheus, promtool, alertmanager and the peers"
 bash scripts/fetch-debian.sh sid prometheus promtool prometheus-alertmanager \
-  prometheus-postgres-exporter prometheus-redis-exporter >/dev/null
+  prometheus-postgres-exporter prometheus-redis-exporter prometheus-node-exporter >/dev/null
 
 # --- Docker: the engine (stopped again at exit if started here), images -----
 rm -f "$CACHE/dockerd.pid"

@@ -154,7 +154,11 @@ fn meminfo_loadavg_filefd_vmstat() {
 
 #[test]
 fn diskstats_with_udev_info() {
-    let e = scrape(&[]);
+    // zram devices are excluded by default (node_exporter 1.11's filter);
+    // the fixture's zram0 line is the kernel without discard/flush columns.
+    let e = scrape(&[
+        r"--collector.diskstats.device-exclude=^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$",
+    ]);
     let vda = [("device", "vda")];
     assert_eq!(v(&e, "node_disk_reads_completed_total", &vda), 1000.0);
     assert_eq!(v(&e, "node_disk_read_bytes_total", &vda), 80_000.0 * 512.0);
@@ -203,13 +207,18 @@ fn diskstats_with_udev_info() {
                 ("serial", "SW0001"),
                 ("path", "pci-0000:00:05.0"),
                 ("wwn", "0x5000c500"),
-                ("revision", "2.5+")
+                ("revision", "2.5+"),
+                ("rotational", "0")
             ]
         ),
         1.0
     );
     assert_eq!(
-        v(&e, "node_disk_info", &[("device", "zram0"), ("model", "")]),
+        v(
+            &e,
+            "node_disk_info",
+            &[("device", "zram0"), ("model", ""), ("rotational", "")]
+        ),
         1.0
     );
 }
@@ -286,6 +295,32 @@ fn filesystem_under_rootfs() {
         .iter()
         .all(|(l, _)| l["mountpoint"] != "/proc"));
     assert_eq!(e.samples("node_filesystem_size_bytes").len(), 3);
+    // node_exporter 1.9+'s shape: device_error ("" when read) on every
+    // family, major:minor from mountinfo, purgeable space (none on Linux).
+    let full = [
+        ("device", "/dev/vda"),
+        ("device_error", ""),
+        ("fstype", "ext4"),
+        ("mountpoint", "/"),
+    ];
+    assert_eq!(
+        v(&e, "node_filesystem_avail_bytes", &full),
+        expected.avail_bytes
+    );
+    assert_eq!(v(&e, "node_filesystem_purgeable_bytes", &full), 0.0);
+    assert_eq!(
+        v(
+            &e,
+            "node_filesystem_mount_info",
+            &[
+                ("device", "/dev/vdb"),
+                ("major", "254"),
+                ("minor", "16"),
+                ("mountpoint", "/data dir")
+            ]
+        ),
+        1.0
+    );
 }
 
 #[test]

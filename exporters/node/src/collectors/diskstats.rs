@@ -28,7 +28,7 @@ pub struct DiskstatsArgs {
     #[arg(
         id = "collector.diskstats.device-exclude", long = "collector.diskstats.device-exclude",
         env = "SIDEWATCH_COLLECTOR_DISKSTATS_DEVICE_EXCLUDE",
-        default_value = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$",
+        default_value = r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$",
         value_parser = crate::config::parse_regex,
         value_name = "REGEX"
     )]
@@ -161,6 +161,10 @@ fn families(stats: &[procfs::DiskStat], exclude: &Regex, paths: &HostPaths) -> V
                 .unwrap_or("")
         };
         let (major, minor) = (d.major.to_string(), d.minor.to_string());
+        let rotational =
+            std::fs::read_to_string(paths.sys(&format!("block/{}/queue/rotational", d.name)))
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_default();
         info.add(
             &[
                 ("device", d.name.as_str()),
@@ -171,6 +175,7 @@ fn families(stats: &[procfs::DiskStat], exclude: &Regex, paths: &HostPaths) -> V
                 ("model", prop("ID_MODEL")),
                 ("serial", prop("ID_SERIAL_SHORT")),
                 ("revision", prop("ID_REVISION")),
+                ("rotational", &rotational),
             ],
             1.0,
         );

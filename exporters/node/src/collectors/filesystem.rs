@@ -49,7 +49,7 @@ pub struct FilesystemArgs {
     #[arg(
         id = "collector.filesystem.fs-types-exclude", long = "collector.filesystem.fs-types-exclude",
         env = "SIDEWATCH_COLLECTOR_FILESYSTEM_FS_TYPES_EXCLUDE",
-        default_value = "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$",
+        default_value = "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|erofs|sysfs|tracefs)$",
         value_parser = crate::config::parse_regex,
         value_name = "REGEX"
     )]
@@ -133,6 +133,26 @@ impl FilesystemCollector {
             stat,
             stuck: Arc::new(Mutex::new(HashSet::new())),
         }
+    }
+
+    /// Mount point → `major:minor`, from mountinfo (empty when unreadable).
+    fn device_numbers(&self) -> std::collections::HashMap<String, (String, String)> {
+        let text = std::fs::read_to_string(self.paths.proc("1/mountinfo"))
+            .or_else(|_| std::fs::read_to_string(self.paths.proc("self/mountinfo")))
+            .unwrap_or_default();
+        text.lines()
+            .filter_map(|l| {
+                let mut f = l.split(' ');
+                let (_, _, dev, _, mountpoint) =
+                    (f.next()?, f.next()?, f.next()?, f.next()?, f.next()?);
+                let (major, minor) = dev.split_once(':')?;
+                let mountpoint = unescape_octal(mountpoint);
+                Some((
+                    self.paths.strip_root(&mountpoint).to_owned(),
+                    (major.to_owned(), minor.to_owned()),
+                ))
+            })
+            .collect()
     }
 
     fn mounts(&self) -> Result<Vec<procfs::MountEntry>, CollectError> {
@@ -245,17 +265,18 @@ impl BlockingCollector for FilesystemCollector {
         );
         let mut files = g("files", "Filesystem total file nodes.");
         let mut files_free = g("files_free", "Filesystem total free file nodes.");
+        let mut purgeable = g(
+            "purgeable_bytes",
+            "Filesystem space available including purgeable space (MacOS specific).",
+        );
         let mut readonly = g("readonly", "Filesystem read-only status.");
         let mut device_error = g(
             "device_error",
             "Whether an error occurred while getting statistics for the given device.",
         );
+        let mut mount_info = g("mount_info", "Filesystem mount information.");
+        let numbers = self.device_numbers();
         for (mount, rx) in mounts.iter().zip(pending) {
-            let labels = [
-                ("device", mount.device.as_str()),
-                ("fstype", mount.fstype.as_str()),
-                ("mountpoint", mount.mountpoint.as_str()),
-            ];
             let wait = self.mount_timeout.saturating_sub(started.elapsed());
             let result = match rx {
                 None => Err("mount is still stuck from an earlier scrape".to_owned()),
@@ -274,6 +295,26 @@ impl BlockingCollector for FilesystemCollector {
                     }
                 },
             };
+            // As node_exporter 1.9+: the error, if any, is a label of every
+            // family of the mount ("" when the statistics were read).
+            let error_text = result.as_ref().err().cloned().unwrap_or_default();
+            let labels = [
+                ("device", mount.device.as_str()),
+                ("device_error", error_text.as_str()),
+                ("fstype", mount.fstype.as_str()),
+                ("mountpoint", mount.mountpoint.as_str()),
+            ];
+            if let Some((major, minor)) = numbers.get(&mount.mountpoint) {
+                mount_info.add(
+                    &[
+                        ("device", mount.device.as_str()),
+                        ("major", major),
+                        ("minor", minor),
+                        ("mountpoint", mount.mountpoint.as_str()),
+                    ],
+                    1.0,
+                );
+            }
             readonly.add(&labels, if mount.readonly { 1.0 } else { 0.0 });
             match result {
                 Ok(s) => {
@@ -283,6 +324,8 @@ impl BlockingCollector for FilesystemCollector {
                     avail.add(&labels, s.avail_bytes);
                     files.add(&labels, s.files);
                     files_free.add(&labels, s.files_free);
+                    // Linux has no purgeable space (an APFS notion).
+                    purgeable.add(&labels, 0.0);
                 }
                 Err(error) => {
                     tracing::debug!(mountpoint = %mount.mountpoint, %error, "filesystem statistics unavailable");
@@ -293,6 +336,8 @@ impl BlockingCollector for FilesystemCollector {
         Ok(vec![
             avail,
             device_error,
+            mount_info,
+            purgeable,
             files,
             files_free,
             free,
