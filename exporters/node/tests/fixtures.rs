@@ -547,3 +547,26 @@ fn netclass() {
         .iter()
         .all(|(l, _)| l["device"] != "lo" && l["device"] != "ifb0"));
 }
+
+/// conntrack: table size and limit, and the per-CPU hexadecimal statistics
+/// summed; entropy: the pool.
+#[test]
+fn conntrack_and_entropy() {
+    let e = scrape(&[]);
+    assert_eq!(v(&e, "node_nf_conntrack_entries", &[]), 475.0);
+    assert_eq!(v(&e, "node_nf_conntrack_entries_limit", &[]), 262_144.0);
+    assert_eq!(v(&e, "node_nf_conntrack_stat_found", &[]), 7.0);
+    assert_eq!(v(&e, "node_nf_conntrack_stat_invalid", &[]), 15.0);
+    assert_eq!(v(&e, "node_nf_conntrack_stat_ignore", &[]), 2.0);
+    assert_eq!(v(&e, "node_nf_conntrack_stat_insert", &[]), 48.0);
+    assert_eq!(v(&e, "node_nf_conntrack_stat_insert_failed", &[]), 1.0);
+    assert_eq!(v(&e, "node_nf_conntrack_stat_drop", &[]), 2.0);
+    assert_eq!(v(&e, "node_nf_conntrack_stat_early_drop", &[]), 3.0);
+    assert_eq!(v(&e, "node_nf_conntrack_stat_search_restart", &[]), 1.0);
+    assert_eq!(v(&e, "node_entropy_available_bits", &[]), 256.0);
+    assert_eq!(v(&e, "node_entropy_pool_size_bits", &[]), 256.0);
+    let bad = sidewatch_node::collectors::conntrack::parse_stat("a b\n01 zz\n");
+    assert!(bad.is_err());
+    let short = sidewatch_node::collectors::conntrack::parse_stat("a b\n01\n");
+    assert!(short.is_err());
+}

@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use sidewatch_testkit::{free_port, http_get, process::Service, wait_until, Exporter, Exposition};
 
-const COLLECTORS: [&str; 16] = [
+const COLLECTORS: [&str; 18] = [
+    "conntrack",
     "cpu",
     "diskstats",
+    "entropy",
     "filefd",
     "filesystem",
     "loadavg",

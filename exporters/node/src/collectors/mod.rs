@@ -1,7 +1,9 @@
 //! One module per collector, each declaring itself; [`ALL`] lists them.
 
+pub mod conntrack;
 pub mod cpu;
 pub mod diskstats;
+pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
 pub mod loadavg;
@@ -25,8 +27,10 @@ use crate::config::NodeConfig;
 /// Every collector sidewatch-node offers, in exposition order: each declares
 /// itself (name, default, help, how to build it) in its own module.
 pub const ALL: &[CollectorDecl<NodeConfig>] = &[
+    conntrack::DECL,
     cpu::DECL,
     diskstats::DECL,
+    entropy::DECL,
     filefd::DECL,
     filesystem::DECL,
     loadavg::DECL,
