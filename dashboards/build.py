@@ -101,6 +101,10 @@ boards['sidewatch-node'] = dashboard('sidewatch-node', 'sidewatch / Hosts', 'sid
     panel(next(i), 'Filesystem free', [(f'node_filesystem_avail_bytes{sel(chr(102)+"stype!~"+chr(34)+"tmpfs|overlay|squashfs"+chr(34))}', '{{mountpoint}}')], 'bytes'),
     panel(next(i), 'Network received', [(f'rate(node_network_receive_bytes_total{S}[$__rate_interval])', '{{device}}')], 'Bps'),
     panel(next(i), 'Disk busy', [(f'rate(node_disk_io_time_seconds_total{S}[$__rate_interval])', '{{device}}')], 'percentunit'),
+    panel(next(i), 'Network links up', [(f'node_network_up{sel(chr(100)+"evice!~"+chr(34)+"lo|veth.+|docker.+|br-.+"+chr(34))}', '{{instance}} {{device}}')], 'none'),
+    panel(next(i), 'Network link speed', [(f'node_network_speed_bytes{sel(chr(100)+"evice!~"+chr(34)+"lo|veth.+|docker.+|br-.+"+chr(34))}', '{{instance}} {{device}}')], 'Bps'),
+    panel(next(i), 'Network errors and drops', [(f'rate(node_network_receive_errs_total{S}[$__rate_interval]) + rate(node_network_transmit_errs_total{S}[$__rate_interval])', '{{device}} errors'), (f'rate(node_network_receive_drop_total{S}[$__rate_interval]) + rate(node_network_transmit_drop_total{S}[$__rate_interval])', '{{device}} drops')], 'pps'),
+    panel(next(i), 'Connection tracking table used', [(f'node_nf_conntrack_entries{S} / node_nf_conntrack_entries_limit{S}', '{{instance}}')], 'percentunit'),
 ])
 boards['sidewatch-wal'] = dashboard('sidewatch-wal', 'sidewatch / WAL', 'sidewatch-wal', [
     panel(next(i), 'Directory readable', [(f'sidewatch_wal_up{S}', '{{dir}}')], 'none', 'stat'),
