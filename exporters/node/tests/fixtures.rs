@@ -570,3 +570,39 @@ fn conntrack_and_entropy() {
     let short = sidewatch_node::collectors::conntrack::parse_stat("a b\n01\n");
     assert!(short.is_err());
 }
+
+/// softnet (hexadecimal per-CPU columns, the CPU from column 12), arp
+/// (entries per device), udp_queues (tx:rx bytes summed per IP version),
+/// kernel_hung and selinux.
+#[test]
+fn softnet_arp_udp_queues_kernel_hung_selinux() {
+    let e = scrape(&[]);
+    let cpu0 = [("cpu", "0")];
+    assert_eq!(v(&e, "node_softnet_processed_total", &cpu0), 242_201.0);
+    assert_eq!(v(&e, "node_softnet_times_squeezed_total", &cpu0), 2.0);
+    assert_eq!(v(&e, "node_softnet_cpu_collision_total", &cpu0), 3.0);
+    assert_eq!(v(&e, "node_softnet_received_rps_total", &cpu0), 4.0);
+    assert_eq!(v(&e, "node_softnet_flow_limit_count_total", &cpu0), 5.0);
+    assert_eq!(v(&e, "node_softnet_backlog_len", &cpu0), 6.0);
+    // The second line names CPU 2 (CPU 1 offline).
+    assert_eq!(v(&e, "node_softnet_dropped_total", &[("cpu", "2")]), 1.0);
+    assert_eq!(e.value("node_softnet_dropped_total", &[("cpu", "1")]), None);
+    assert_eq!(v(&e, "node_arp_entries", &[("device", "eth0")]), 2.0);
+    assert_eq!(v(&e, "node_arp_entries", &[("device", "eth1")]), 1.0);
+    assert_eq!(
+        v(&e, "node_udp_queues", &[("ip", "v4"), ("queue", "rx")]),
+        1024.0
+    );
+    assert_eq!(
+        v(&e, "node_udp_queues", &[("ip", "v4"), ("queue", "tx")]),
+        16.0
+    );
+    assert_eq!(
+        v(&e, "node_udp_queues", &[("ip", "v6"), ("queue", "rx")]),
+        0.0
+    );
+    assert_eq!(v(&e, "node_kernel_hung_tasks_total", &[]), 4.0);
+    assert_eq!(v(&e, "node_selinux_enabled", &[]), 1.0);
+    assert_eq!(v(&e, "node_selinux_current_mode", &[]), 1.0);
+    assert!(sidewatch_node::collectors::udp_queues::queued("h\n 1: a b 07 zz:00\n").is_err());
+}

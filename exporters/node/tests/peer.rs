@@ -8,13 +8,15 @@ use std::time::Duration;
 
 use sidewatch_testkit::{free_port, http_get, process::Service, wait_until, Exporter, Exposition};
 
-const COLLECTORS: [&str; 18] = [
+const COLLECTORS: [&str; 23] = [
+    "arp",
     "conntrack",
     "cpu",
     "diskstats",
     "entropy",
     "filefd",
     "filesystem",
+    "kernel_hung",
     "loadavg",
     "meminfo",
     "netclass",
@@ -22,9 +24,12 @@ const COLLECTORS: [&str; 18] = [
     "netstat",
     "os",
     "pressure",
+    "selinux",
     "sockstat",
+    "softnet",
     "stat",
     "time",
+    "udp_queues",
     "uname",
     "vmstat",
 ];

@@ -1,11 +1,13 @@
 //! One module per collector, each declaring itself; [`ALL`] lists them.
 
+pub mod arp;
 pub mod conntrack;
 pub mod cpu;
 pub mod diskstats;
 pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
+pub mod kernel_hung;
 pub mod loadavg;
 pub mod meminfo;
 pub mod netclass;
@@ -13,9 +15,12 @@ pub mod netdev;
 pub mod netstat;
 pub mod os;
 pub mod pressure;
+pub mod selinux;
 pub mod sockstat;
+pub mod softnet;
 pub mod stat;
 pub mod time;
+pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
 
@@ -27,12 +32,14 @@ use crate::config::NodeConfig;
 /// Every collector sidewatch-node offers, in exposition order: each declares
 /// itself (name, default, help, how to build it) in its own module.
 pub const ALL: &[CollectorDecl<NodeConfig>] = &[
+    arp::DECL,
     conntrack::DECL,
     cpu::DECL,
     diskstats::DECL,
     entropy::DECL,
     filefd::DECL,
     filesystem::DECL,
+    kernel_hung::DECL,
     loadavg::DECL,
     meminfo::DECL,
     netclass::DECL,
@@ -40,9 +47,12 @@ pub const ALL: &[CollectorDecl<NodeConfig>] = &[
     netstat::DECL,
     os::DECL,
     pressure::DECL,
+    selinux::DECL,
     sockstat::DECL,
+    softnet::DECL,
     stat::DECL,
     time::DECL,
+    udp_queues::DECL,
     uname::DECL,
     vmstat::DECL,
 ];
