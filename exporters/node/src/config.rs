@@ -66,6 +66,9 @@ pub struct Cli {
     pub netclass: crate::collectors::netclass::NetclassArgs,
 
     #[command(flatten)]
+    pub textfile: crate::collectors::textfile::TextfileArgs,
+
+    #[command(flatten)]
     pub netdev: crate::collectors::netdev::NetdevArgs,
 
     #[command(flatten)]

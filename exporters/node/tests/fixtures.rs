@@ -304,8 +304,8 @@ fn filesystem_under_rootfs() {
         ("mountpoint", "/"),
     ];
     assert_eq!(
-        v(&e, "node_filesystem_avail_bytes", &full),
-        expected.avail_bytes
+        v(&e, "node_filesystem_size_bytes", &full),
+        expected.size_bytes
     );
     assert_eq!(v(&e, "node_filesystem_purgeable_bytes", &full), 0.0);
     assert_eq!(
@@ -605,4 +605,77 @@ fn softnet_arp_udp_queues_kernel_hung_selinux() {
     assert_eq!(v(&e, "node_selinux_enabled", &[]), 1.0);
     assert_eq!(v(&e, "node_selinux_current_mode", &[]), 1.0);
     assert!(sidewatch_node::collectors::udp_queues::queued("h\n 1: a b 07 zz:00\n").is_err());
+}
+
+/// textfile: *.prom files with their types and help; a malformed file and a
+/// half-written one are skipped whole and flagged, the others still count; a
+/// series a later file repeats is emitted once; mtimes per file read.
+#[test]
+fn textfile() {
+    let dir = fixtures().join("textfile");
+    let e = scrape(&[&format!("--collector.textfile.directory={}", dir.display())]);
+    let db = [("job", "db")];
+    assert_eq!(v(&e, "backup_last_success_timestamp_seconds", &db), 1.7e9);
+    assert_eq!(
+        e.types
+            .get("backup_last_success_timestamp_seconds")
+            .map(String::as_str),
+        Some("gauge")
+    );
+    // The first file's value: b_dup.prom repeats the series.
+    assert_eq!(v(&e, "backup_runs_total", &db), 42.0);
+    assert_eq!(e.samples("backup_runs_total").len(), 1);
+    assert_eq!(
+        e.types.get("backup_runs_total").map(String::as_str),
+        Some("counter")
+    );
+    assert_eq!(v(&e, "cron_untyped", &[]), 3.0);
+    // The rest of the file with a duplicate still counts.
+    assert_eq!(v(&e, "cron_other", &[]), 1.0);
+    // Malformed and half-written files: nothing from them.
+    assert_eq!(e.value("x", &[]), None);
+    assert!(e.samples("half_written").is_empty());
+    assert_eq!(e.value("ignored", &[]), None);
+    assert_eq!(v(&e, "node_textfile_scrape_error", &[]), 1.0);
+    for (file, read) in [
+        ("a_backup.prom", true),
+        ("b_dup.prom", true),
+        ("c_bad.prom", false),
+        ("d_half.prom", false),
+    ] {
+        let path = dir.join(file);
+        let got = e.value(
+            "node_textfile_mtime_seconds",
+            &[("file", &path.display().to_string())],
+        );
+        if read {
+            let m = std::fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .expect("mtime")
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("epoch")
+                .as_secs_f64();
+            assert_eq!(got, Some(m), "{file}");
+        } else {
+            assert_eq!(got, None, "{file}");
+        }
+    }
+    // Without a directory: no error, nothing read.
+    let e = scrape(&[]);
+    assert_eq!(v(&e, "node_textfile_scrape_error", &[]), 0.0);
+    // A missing directory is an error, not a failed collector.
+    let e = scrape(&["--collector.textfile.directory=/nonexistent/textfiles"]);
+    assert_eq!(v(&e, "node_textfile_scrape_error", &[]), 1.0);
+    assert_eq!(
+        v(
+            &e,
+            "node_scrape_collector_success",
+            &[("collector", "textfile")]
+        ),
+        1.0
+    );
+    let parse = sidewatch_node::collectors::textfile::parse_file;
+    assert!(parse("a 1\nb{x=\"y\"} 2\n").is_ok());
+    assert!(parse("a one\n").is_err());
+    assert!(parse("a 1").is_err());
 }

@@ -19,6 +19,7 @@ pub mod selinux;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
+pub mod textfile;
 pub mod time;
 pub mod udp_queues;
 pub mod uname;
@@ -51,6 +52,7 @@ pub const ALL: &[CollectorDecl<NodeConfig>] = &[
     sockstat::DECL,
     softnet::DECL,
     stat::DECL,
+    textfile::DECL,
     time::DECL,
     udp_queues::DECL,
     uname::DECL,
