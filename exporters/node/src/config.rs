@@ -57,6 +57,9 @@ pub struct Cli {
     pub udev_data: PathBuf,
 
     #[command(flatten)]
+    pub cpu: crate::collectors::cpu::CpuArgs,
+
+    #[command(flatten)]
     pub filesystem: crate::collectors::filesystem::FilesystemArgs,
 
     #[command(flatten)]

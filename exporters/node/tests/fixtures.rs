@@ -679,3 +679,59 @@ fn textfile() {
     assert!(parse("a one\n").is_err());
     assert!(parse("a 1").is_err());
 }
+
+/// --collector.cpu.info: node_cpu_info and node_cpu_frequency_hertz per CPU
+/// from /proc/cpuinfo, the first CPU's flags and bugs that match.
+#[test]
+fn cpu_info() {
+    let e = scrape(&[]);
+    assert!(e.samples("node_cpu_info").is_empty(), "off by default");
+    let e = scrape(&[
+        "--collector.cpu.info",
+        "--collector.cpu.info.flags-include=^(aes|avx2|fpu-only-on-cpu1)$",
+        "--collector.cpu.info.bugs-include=^spectre_v",
+    ]);
+    assert_eq!(
+        v(
+            &e,
+            "node_cpu_info",
+            &[
+                ("cachesize", "1024 KB"),
+                ("core", "1"),
+                ("cpu", "1"),
+                ("family", "25"),
+                ("microcode", "0x1000065"),
+                ("model", "17"),
+                ("model_name", "AMD EPYC"),
+                ("package", "0"),
+                ("stepping", "1"),
+                ("vendor", "AuthenticAMD"),
+            ]
+        ),
+        1.0
+    );
+    assert_eq!(
+        v(
+            &e,
+            "node_cpu_frequency_hertz",
+            &[("cpu", "0"), ("core", "0"), ("package", "0")]
+        ),
+        2_596_138_000.0
+    );
+    assert_eq!(
+        v(&e, "node_cpu_frequency_hertz", &[("cpu", "1")]),
+        1_800_000_000.0
+    );
+    let flags: Vec<String> = e
+        .samples("node_cpu_flag_info")
+        .iter()
+        .map(|(l, _)| l["flag"].clone())
+        .collect();
+    assert_eq!(flags, ["aes", "avx2"], "the first CPU's flags only");
+    let bugs: Vec<String> = e
+        .samples("node_cpu_bug_info")
+        .iter()
+        .map(|(l, _)| l["bug"].clone())
+        .collect();
+    assert_eq!(bugs, ["spectre_v1", "spectre_v2", "spectre_v2_user"]);
+}

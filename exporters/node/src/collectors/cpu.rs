@@ -13,17 +13,123 @@ use crate::config::NodeConfig;
 /// `--collector.cpu`: on by default.
 pub const DECL: CollectorDecl<NodeConfig> =
     CollectorDecl::on("cpu", "seconds per CPU and mode (/proc/stat)", |c| {
-        Arc::new(Blocking::new(CpuCollector::new(c.paths.clone())))
+        let mut cpu = CpuCollector::new(c.paths.clone());
+        cpu.info = c.cli.cpu.info.then(|| CpuInfoOptions {
+            flags_include: c.cli.cpu.flags_include.clone(),
+            bugs_include: c.cli.cpu.bugs_include.clone(),
+        });
+        Arc::new(Blocking::new(cpu))
     });
+
+/// This collector's own flags (node_exporter's names).
+#[derive(Debug, Clone, clap::Args)]
+pub struct CpuArgs {
+    /// Also node_cpu_info and node_cpu_frequency_hertz from /proc/cpuinfo.
+    #[arg(
+        id = "collector.cpu.info",
+        long = "collector.cpu.info",
+        env = "SIDEWATCH_COLLECTOR_CPU_INFO"
+    )]
+    pub info: bool,
+
+    /// With --collector.cpu.info: node_cpu_flag_info for the first CPU's
+    /// flags that match (regular expression).
+    #[arg(id = "collector.cpu.info.flags-include", long = "collector.cpu.info.flags-include", env = "SIDEWATCH_COLLECTOR_CPU_INFO_FLAGS_INCLUDE", value_parser = crate::config::parse_regex, value_name = "REGEX")]
+    pub flags_include: Option<regex::Regex>,
+
+    /// With --collector.cpu.info: node_cpu_bug_info for the first CPU's
+    /// bugs that match (regular expression).
+    #[arg(id = "collector.cpu.info.bugs-include", long = "collector.cpu.info.bugs-include", env = "SIDEWATCH_COLLECTOR_CPU_INFO_BUGS_INCLUDE", value_parser = crate::config::parse_regex, value_name = "REGEX")]
+    pub bugs_include: Option<regex::Regex>,
+}
+
+#[derive(Clone)]
+pub struct CpuInfoOptions {
+    pub flags_include: Option<regex::Regex>,
+    pub bugs_include: Option<regex::Regex>,
+}
 
 pub struct CpuCollector {
     paths: Arc<HostPaths>,
+    /// `--collector.cpu.info`.
+    pub info: Option<CpuInfoOptions>,
 }
 
 impl CpuCollector {
     pub fn new(paths: Arc<HostPaths>) -> Self {
-        Self { paths }
+        Self { paths, info: None }
     }
+}
+
+/// node_cpu_info, node_cpu_frequency_hertz and the flag and bug families
+/// from /proc/cpuinfo (x86's layout: one block per logical CPU).
+pub fn cpuinfo(text: &str, options: &CpuInfoOptions) -> Vec<Family> {
+    let mut info = Family::gauge("node_cpu_info", "CPU information from /proc/cpuinfo.");
+    let mut freq = Family::gauge(
+        "node_cpu_frequency_hertz",
+        "CPU frequency in hertz from /proc/cpuinfo.",
+    );
+    let mut flag_info = Family::gauge(
+        "node_cpu_flag_info",
+        "The `flags` field of CPU information from /proc/cpuinfo taken from the first core.",
+    );
+    let mut bug_info = Family::gauge(
+        "node_cpu_bug_info",
+        "The `bugs` field of CPU information from /proc/cpuinfo taken from the first core.",
+    );
+    for (i, block) in text
+        .split("\n\n")
+        .filter(|b| !b.trim().is_empty())
+        .enumerate()
+    {
+        let field = |name: &str| {
+            block.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                (k.trim() == name).then(|| v.trim())
+            })
+        };
+        let Some(cpu) = field("processor") else {
+            continue;
+        };
+        let package = field("physical id").unwrap_or("0");
+        let core = field("core id").unwrap_or(cpu);
+        info.add(
+            &[
+                ("cachesize", field("cache size").unwrap_or_default()),
+                ("core", core),
+                ("cpu", cpu),
+                ("family", field("cpu family").unwrap_or_default()),
+                ("microcode", field("microcode").unwrap_or_default()),
+                ("model", field("model").unwrap_or_default()),
+                ("model_name", field("model name").unwrap_or_default()),
+                ("package", package),
+                ("stepping", field("stepping").unwrap_or_default()),
+                ("vendor", field("vendor_id").unwrap_or_default()),
+            ],
+            1.0,
+        );
+        if let Some(mhz) = field("cpu MHz").and_then(|v| v.parse::<f64>().ok()) {
+            freq.add(
+                &[("core", core), ("cpu", cpu), ("package", package)],
+                mhz * 1e6,
+            );
+        }
+        if i == 0 {
+            for (family, key, include) in [
+                (&mut flag_info, "flags", &options.flags_include),
+                (&mut bug_info, "bugs", &options.bugs_include),
+            ] {
+                let (Some(include), Some(list)) = (include, field(key)) else {
+                    continue;
+                };
+                let label = if key == "flags" { "flag" } else { "bug" };
+                for item in list.split_whitespace().filter(|f| include.is_match(f)) {
+                    family.add(&[(label, item)], 1.0);
+                }
+            }
+        }
+    }
+    vec![info, freq, flag_info, bug_info]
 }
 
 const MODES: [&str; 8] = [
@@ -37,7 +143,12 @@ impl BlockingCollector for CpuCollector {
 
     fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let text = read(&self.paths.proc("stat"))?;
-        parse(&text, procfs::ticks_per_second() as f64)
+        let mut families = parse(&text, procfs::ticks_per_second() as f64)?;
+        if let Some(options) = &self.info {
+            let text = read(&self.paths.proc("cpuinfo"))?;
+            families.extend(cpuinfo(&text, options));
+        }
+        Ok(families)
     }
 }
 
