@@ -604,6 +604,8 @@ fn softnet_arp_udp_queues_kernel_hung_selinux() {
     assert_eq!(v(&e, "node_kernel_hung_tasks_total", &[]), 4.0);
     assert_eq!(v(&e, "node_selinux_enabled", &[]), 1.0);
     assert_eq!(v(&e, "node_selinux_current_mode", &[]), 1.0);
+    // /etc/selinux/config under --path.rootfs says permissive.
+    assert_eq!(v(&e, "node_selinux_config_mode", &[]), 0.0);
     assert!(sidewatch_node::collectors::udp_queues::queued("h\n 1: a b 07 zz:00\n").is_err());
 }
 

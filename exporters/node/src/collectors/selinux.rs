@@ -1,6 +1,7 @@
 //! `selinux`: whether SELinux is on (selinuxfs mounted at /sys/fs/selinux),
 //! and then its current mode (/sys/fs/selinux/enforce: 1 enforcing,
-//! 0 permissive).
+//! 0 permissive) and its configured one (SELINUX= in /etc/selinux/config
+//! under --path.rootfs: 1 enforcing, 0 permissive, -1 disabled).
 
 use std::sync::Arc;
 
@@ -35,6 +36,25 @@ impl BlockingCollector for SelinuxCollector {
         )
         .with(&[], if enforce.is_some() { 1.0 } else { 0.0 })];
         if let Some(text) = enforce {
+            let config = std::fs::read_to_string(self.paths.root("/etc/selinux/config")).ok();
+            let mode = config.as_deref().and_then(|c| {
+                c.lines()
+                    .find_map(|l| match l.trim().strip_prefix("SELINUX=")?.trim() {
+                        "enforcing" => Some(1.0),
+                        "permissive" => Some(0.0),
+                        "disabled" => Some(-1.0),
+                        _ => None,
+                    })
+            });
+            if let Some(mode) = mode {
+                out.push(
+                    Family::gauge(
+                        "node_selinux_config_mode",
+                        "Configured SELinux enforcement mode",
+                    )
+                    .with(&[], mode),
+                );
+            }
             out.push(
                 Family::gauge(
                     "node_selinux_current_mode",
