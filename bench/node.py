@@ -139,11 +139,17 @@ def main():
     ap.add_argument("sidewatch")
     ap.add_argument("--scrapes", type=int, default=500)
     ap.add_argument("--warmup", type=int, default=20)
+    ap.add_argument("--defaults", action="store_true",
+                    help="each exporter's default collectors instead of the shared fifteen")
     args = ap.parse_args()
-    peer = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
+    peer, peer_version = peer_binary("prometheus-node-exporter", "prometheus-node-exporter", "node_exporter")
     if not peer:
-        sys.exit("prometheus-node-exporter is not installed")
-    common = ["--collector.disable-defaults"] + [f"--collector.{c}" for c in COLLECTORS] + FILTERS
+        sys.exit("prometheus-node-exporter: run scripts/fetch-debian.sh sid prometheus-node-exporter")
+    print(f"peer: {peer} ({peer_version})")
+    if args.defaults:
+        common = list(FILTERS)
+    else:
+        common = ["--collector.disable-defaults"] + [f"--collector.{c}" for c in COLLECTORS] + FILTERS
     log = tempfile.TemporaryFile()
     exporters = {}
     for name, argv in (("sidewatch-node", [args.sidewatch] + common),
