@@ -118,17 +118,8 @@ impl WebConfig {
             None => None,
         };
         for (user, hash) in &raw.basic_auth_users {
-            let parts = hash.parse::<bcrypt::HashParts>().map_err(|e| {
-                invalid(format!("basic_auth_users.{user}: not a bcrypt hash ({e})"))
-            })?;
-            if !BCRYPT_COSTS.contains(&parts.get_cost()) {
-                return Err(invalid(format!(
-                    "basic_auth_users.{user}: bcrypt cost {} is outside {}..={}",
-                    parts.get_cost(),
-                    BCRYPT_COSTS.start(),
-                    BCRYPT_COSTS.end()
-                )));
-            }
+            check_bcrypt_hash(hash)
+                .map_err(|e| invalid(format!("basic_auth_users.{user}: {e}")))?;
         }
         let basic_auth = if raw.basic_auth_users.is_empty() {
             None
@@ -310,6 +301,22 @@ const AUTH_CACHE_LIMIT: usize = 256;
 /// bcrypt costs accepted at start (bcrypt defines 4 to 31).
 pub const BCRYPT_COSTS: std::ops::RangeInclusive<u32> = 4..=31;
 
+/// A bcrypt hash with a cost in [`BCRYPT_COSTS`], or why not.
+fn check_bcrypt_hash(hash: &str) -> Result<(), String> {
+    let parts = hash
+        .parse::<bcrypt::HashParts>()
+        .map_err(|e| format!("not a bcrypt hash ({e})"))?;
+    if !BCRYPT_COSTS.contains(&parts.get_cost()) {
+        return Err(format!(
+            "bcrypt cost {} is outside {}..={}",
+            parts.get_cost(),
+            BCRYPT_COSTS.start(),
+            BCRYPT_COSTS.end()
+        ));
+    }
+    Ok(())
+}
+
 impl BasicAuth {
     /// One user, from a peer's flags: `hash` a bcrypt hash, or with
     /// `plain` a password in clear, hashed here.
@@ -317,12 +324,7 @@ impl BasicAuth {
         let hash = if plain {
             bcrypt::hash(secret, bcrypt::DEFAULT_COST).map_err(|e| e.to_string())?
         } else {
-            let parts = secret
-                .parse::<bcrypt::HashParts>()
-                .map_err(|e| format!("not a bcrypt hash ({e})"))?;
-            if !BCRYPT_COSTS.contains(&parts.get_cost()) {
-                return Err(format!("bcrypt cost {} is out of range", parts.get_cost()));
-            }
+            check_bcrypt_hash(secret)?;
             secret.to_owned()
         };
         Ok(Self::new(BTreeMap::from([(user.to_owned(), hash)])))

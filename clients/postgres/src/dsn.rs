@@ -232,23 +232,21 @@ fn split_ssl(dsn: &str) -> Result<(String, SslSettings), String> {
 }
 
 fn percent_decode(s: &str) -> Result<String, String> {
+    // percent-encoding leaves a stray `%` as it is; libpq refuses it.
     let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = s
+    let stray = b.iter().enumerate().any(|(i, c)| {
+        *c == b'%'
+            && !b
                 .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or("invalid percent-encoding in the connection URI")?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    });
+    if stray {
+        return Err("invalid percent-encoding in the connection URI".to_owned());
     }
-    String::from_utf8(out).map_err(|_| "the connection URI is not UTF-8".to_owned())
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(|v| v.into_owned())
+        .map_err(|_| "the connection URI is not UTF-8".to_owned())
 }
 
 /// `key = value` pairs of a libpq key/value string: (key, unquoted value,
@@ -407,6 +405,11 @@ mod tests {
             split_ssl("postgresql://h/db?sslrootcert=%2Ftmp%2Fca%20x.pem")
                 .map(|(r, s)| (r, s.root_cert)),
             Ok(("postgresql://h/db".to_owned(), Some("/tmp/ca x.pem".into())))
+        );
+        assert!(split_ssl("postgresql://h/db?sslrootcert=%zz.pem").is_err());
+        assert!(
+            split_ssl("postgresql://h/db?sslrootcert=%FF").is_err(),
+            "not UTF-8"
         );
         assert!(parse("x", "host=h user=u sslmode=sometimes", None, None).is_err());
         assert!(parse("x", "host=h user=u sslkey='unterminated", None, None).is_err());

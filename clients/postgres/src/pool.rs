@@ -567,7 +567,7 @@ impl Pool {
             None => Self::open(config, NoTls, self.settings.connect_timeout, permit).await,
             Some(t) => Self::open(config, t.clone(), self.settings.connect_timeout, permit).await,
         };
-        let client = match connected {
+        let (client, close_tx) = match connected {
             Err(None) => {
                 return Err(PgError::ConnectTimeout {
                     server: server.clone(),
@@ -584,7 +584,6 @@ impl Pool {
             }
             Ok(pair) => pair,
         };
-        let (client, close_tx) = client;
         let cancel = client.cancel_token();
         let mut conn = Conn {
             client,

@@ -218,16 +218,18 @@ impl PgProbeHandler {
     }
 }
 
-/// Percent-encodes what would end or change a URI query value.
+/// What would end or change a URI query value.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'%')
+    .add(b'&')
+    .add(b'=')
+    .add(b'#')
+    .add(b'+')
+    .add(b'?');
+
 fn uri_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '%' | '&' | '=' | '#' | '+' | ' ' | '?' => out.push_str(&format!("%{:02X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
 /// Every host, host address and port a connection config may use must pass
