@@ -20,6 +20,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY common/Cargo.toml common/
 COPY clients/postgres/Cargo.toml clients/postgres/
 COPY clients/redis/Cargo.toml clients/redis/
+COPY clients/timex/Cargo.toml clients/timex/
 COPY exporters/node/Cargo.toml exporters/node/
 COPY exporters/postgres/Cargo.toml exporters/postgres/
 COPY exporters/queue/Cargo.toml exporters/queue/

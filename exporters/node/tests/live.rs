@@ -285,7 +285,7 @@ fn bad_flags_and_files_exit_2_with_one_line() {
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
-    assert!(String::from_utf8_lossy(&ok.stdout).contains("configuration is valid: 23 collectors"));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("configuration is valid: 24 collectors"));
     let help = Command::new(BIN).arg("--help").output().expect("help");
     assert_eq!(help.status.code(), Some(0));
     let help = String::from_utf8_lossy(&help.stdout);

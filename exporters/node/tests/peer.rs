@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sidewatch_testkit::{free_port, http_get, process::Service, wait_until, Exporter, Exposition};
 
-const COLLECTORS: [&str; 23] = [
+const COLLECTORS: [&str; 24] = [
     "arp",
     "conntrack",
     "cpu",
@@ -29,6 +29,7 @@ const COLLECTORS: [&str; 23] = [
     "softnet",
     "stat",
     "time",
+    "timex",
     "udp_queues",
     "uname",
     "vmstat",
@@ -53,6 +54,13 @@ const ONLY_SIDEWATCH: [&str; 3] = [
 ];
 
 fn peer_exposition() -> (Exposition, Service) {
+    let mut args = vec!["--collector.disable-defaults".to_owned()];
+    args.extend(COLLECTORS.iter().map(|c| format!("--collector.{c}")));
+    peer_with(args)
+}
+
+/// node_exporter 1.11.1 with `extra` flags and [`FILTERS`].
+fn peer_with(extra: Vec<String>) -> (Exposition, Service) {
     let program = sidewatch_testkit::debian_program(
         "sid",
         "prometheus-node-exporter",
@@ -60,11 +68,8 @@ fn peer_exposition() -> (Exposition, Service) {
     )
     .expect("sid's prometheus-node-exporter (scripts/test.sh fetches it)");
     let port = free_port();
-    let mut args = vec![
-        format!("--web.listen-address=127.0.0.1:{port}"),
-        "--collector.disable-defaults".to_owned(),
-    ];
-    args.extend(COLLECTORS.iter().map(|c| format!("--collector.{c}")));
+    let mut args = vec![format!("--web.listen-address=127.0.0.1:{port}")];
+    args.extend(extra);
     args.extend(FILTERS.iter().map(|f| f.to_string()));
     let dir = tempfile::tempdir().expect("tempdir");
     let service = Service::start(
@@ -88,6 +93,11 @@ fn peer_exposition() -> (Exposition, Service) {
 fn ours() -> (Exposition, Exporter) {
     let mut args: Vec<String> = vec!["--collector.disable-defaults".to_owned()];
     args.extend(COLLECTORS.iter().map(|c| format!("--collector.{c}")));
+    ours_with(args)
+}
+
+/// sidewatch-node with `extra` flags and [`FILTERS`].
+fn ours_with(mut args: Vec<String>) -> (Exposition, Exporter) {
     args.extend(FILTERS.iter().map(|f| f.to_string()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let exporter = Exporter::start(Path::new(env!("CARGO_BIN_EXE_sidewatch-node")), &refs);
@@ -164,6 +174,9 @@ fn static_values_equal_node_exporter() {
         "node_time_clocksource_available_info",
         "node_time_clocksource_current_info",
         "node_time_zone_offset_seconds",
+        "node_timex_sync_status",
+        "node_timex_tick_seconds",
+        "node_timex_tai_offset_seconds",
     ] {
         same(name);
     }
@@ -196,5 +209,39 @@ fn static_values_equal_node_exporter() {
                 .collect::<BTreeSet<_>>()
         };
         assert_eq!(keys(&peer), keys(&mine), "{name} series");
+    }
+}
+
+#[test]
+fn default_flags_cover_node_exporter_sample_names() {
+    // Both with their own defaults (and the same filters, as above): what an
+    // operator switching over gets without touching a flag.
+    let (peer, _p) = peer_with(Vec::new());
+    let (mine, _m) = ours_with(Vec::new());
+    // host_families: sample names as Prometheus stores them.
+    let (theirs, ours) = (host_families(&peer), host_families(&mine));
+    let missing: Vec<&String> = theirs.difference(&ours).collect();
+    let covered = theirs.len() - missing.len();
+    let share = covered as f64 / theirs.len() as f64;
+    println!(
+        "node_exporter sample names: {}, covered: {covered} ({:.1}%), missing: {missing:?}",
+        theirs.len(),
+        share * 100.0
+    );
+    assert!(share >= 0.95, "coverage {share:.3} < 0.95: {missing:?}");
+    // What is missing is only what this test's header names, with reasons.
+    for name in &missing {
+        assert!(
+            ONLY_PEER.contains(&name.as_str()),
+            "{name} missing with default flags"
+        );
+    }
+    let (peer_labels, my_labels) = (peer.label_names(), mine.label_names());
+    for name in host_families(&peer).intersection(&host_families(&mine)) {
+        assert_eq!(
+            peer_labels.get(name),
+            my_labels.get(name),
+            "label names of {name}"
+        );
     }
 }

@@ -21,6 +21,7 @@ pub mod softnet;
 pub mod stat;
 pub mod textfile;
 pub mod time;
+pub mod timex;
 pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
@@ -54,6 +55,7 @@ pub const ALL: &[CollectorDecl<NodeConfig>] = &[
     stat::DECL,
     textfile::DECL,
     time::DECL,
+    timex::DECL,
     udp_queues::DECL,
     uname::DECL,
     vmstat::DECL,
