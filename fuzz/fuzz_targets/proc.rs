@@ -86,7 +86,7 @@ fn host() -> Host {
             Box::new(filefd::FilefdCollector::new(p.clone())),
         ),
         (
-            vec!["1/mounts"],
+            vec!["1/mountinfo"],
             Box::new(filesystem::FilesystemCollector::new(
                 p.clone(),
                 c.filesystem.mount_points_exclude.clone(),

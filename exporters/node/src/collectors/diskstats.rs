@@ -1,7 +1,10 @@
 //! `diskstats`: block device I/O from /proc/diskstats, plus `node_disk_info`
 //! from udev's database.
 
-use std::sync::Arc;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use regex::Regex;
 use sidewatch_common::{BlockingCollector, CollectResult, Family};
@@ -41,6 +44,17 @@ const SECTOR_BYTES: f64 = 512.0;
 pub struct DiskstatsCollector {
     paths: Arc<HostPaths>,
     device_exclude: Regex,
+    /// `node_disk_info`'s labels per device, read once: udev's record is
+    /// read again only when its file changes, `queue/rotational` never.
+    info: Mutex<HashMap<(String, i32, i32), DiskInfo>>,
+}
+
+/// What `node_disk_info` says of a device, and the udev record's mtime it
+/// was read at.
+#[derive(Clone)]
+struct DiskInfo {
+    udev_mtime: Option<SystemTime>,
+    labels: [String; 6],
 }
 
 impl DiskstatsCollector {
@@ -48,6 +62,7 @@ impl DiskstatsCollector {
         Self {
             paths,
             device_exclude,
+            info: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -59,11 +74,28 @@ impl BlockingCollector for DiskstatsCollector {
 
     fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let stats: procfs::DiskStats = parse_with(&self.paths.proc("diskstats"))?;
-        Ok(families(&stats.0, &self.device_exclude, &self.paths))
+        let mut cache = self.info.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(families(
+            &stats.0,
+            &self.device_exclude,
+            &self.paths,
+            &mut cache,
+        ))
     }
 }
 
-fn families(stats: &[procfs::DiskStat], exclude: &Regex, paths: &HostPaths) -> Vec<Family> {
+fn families(
+    stats: &[procfs::DiskStat],
+    exclude: &Regex,
+    paths: &HostPaths,
+    cache: &mut HashMap<(String, i32, i32), DiskInfo>,
+) -> Vec<Family> {
+    // Devices gone from /proc/diskstats leave the cache.
+    cache.retain(|(name, major, minor), _| {
+        stats
+            .iter()
+            .any(|d| &d.name == name && d.major == *major && d.minor == *minor)
+    });
     let c = |name: &str, help: &str| Family::counter(format!("node_disk_{name}"), help);
     let mut reads = c(
         "reads_completed_total",
@@ -153,29 +185,20 @@ fn families(stats: &[procfs::DiskStat], exclude: &Regex, paths: &HostPaths) -> V
             flushes.add(&l, n as f64);
             flush_time.add(&l, t as f64 / 1000.0);
         }
-        let udev = udev_properties(paths, d.major, d.minor);
-        let prop = |k: &str| {
-            udev.iter()
-                .find(|(key, _)| key == k)
-                .map(|(_, v)| v.as_str())
-                .unwrap_or("")
-        };
         let (major, minor) = (d.major.to_string(), d.minor.to_string());
-        let rotational =
-            std::fs::read_to_string(paths.sys(&format!("block/{}/queue/rotational", d.name)))
-                .map(|s| s.trim().to_owned())
-                .unwrap_or_default();
+        let disk = disk_info(paths, d, cache);
+        let [path, wwn, model, serial, revision, rotational] = &disk.labels;
         info.add(
             &[
                 ("device", d.name.as_str()),
                 ("major", &major),
                 ("minor", &minor),
-                ("path", prop("ID_PATH")),
-                ("wwn", prop("ID_WWN")),
-                ("model", prop("ID_MODEL")),
-                ("serial", prop("ID_SERIAL_SHORT")),
-                ("revision", prop("ID_REVISION")),
-                ("rotational", &rotational),
+                ("path", path),
+                ("wwn", wwn),
+                ("model", model),
+                ("serial", serial),
+                ("revision", revision),
+                ("rotational", rotational),
             ],
             1.0,
         );
@@ -202,6 +225,55 @@ fn families(stats: &[procfs::DiskStat], exclude: &Regex, paths: &HostPaths) -> V
     ]
 }
 
+/// A device's `node_disk_info` labels, from the cache while its udev record
+/// is unchanged.
+fn disk_info<'a>(
+    paths: &HostPaths,
+    d: &procfs::DiskStat,
+    cache: &'a mut HashMap<(String, i32, i32), DiskInfo>,
+) -> &'a DiskInfo {
+    let udev_file = paths.udev_data.join(format!("b{}:{}", d.major, d.minor));
+    let udev_mtime = std::fs::metadata(&udev_file)
+        .and_then(|m| m.modified())
+        .ok();
+    let read = |rotational: String| {
+        let udev = udev_properties(paths, d.major, d.minor);
+        let prop = |k: &str| {
+            udev.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        DiskInfo {
+            udev_mtime,
+            labels: [
+                prop("ID_PATH"),
+                prop("ID_WWN"),
+                prop("ID_MODEL"),
+                prop("ID_SERIAL_SHORT"),
+                prop("ID_REVISION"),
+                rotational,
+            ],
+        }
+    };
+    match cache.entry((d.name.clone(), d.major, d.minor)) {
+        Entry::Occupied(entry) => {
+            let entry = entry.into_mut();
+            if entry.udev_mtime != udev_mtime {
+                *entry = read(std::mem::take(&mut entry.labels[5]));
+            }
+            entry
+        }
+        Entry::Vacant(entry) => {
+            let rotational =
+                std::fs::read_to_string(paths.sys(&format!("block/{}/queue/rotational", d.name)))
+                    .map(|s| s.trim().to_owned())
+                    .unwrap_or_default();
+            entry.insert(read(rotational))
+        }
+    }
+}
+
 /// `E:KEY=value` lines of udev's record for a block device; none if absent.
 fn udev_properties(paths: &HostPaths, major: i32, minor: i32) -> Vec<(String, String)> {
     let file = paths.udev_data.join(format!("b{major}:{minor}"));
@@ -214,4 +286,80 @@ fn udev_properties(paths: &HostPaths, major: i32, minor: i32) -> Vec<(String, St
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serial_and_rotational(c: &DiskstatsCollector) -> (String, String) {
+        let families = c
+            .collect_blocking(&sidewatch_common::ScrapeContext::within(
+                std::time::Duration::from_secs(5),
+            ))
+            .expect("collect");
+        let info = families
+            .iter()
+            .find(|f| f.name == "node_disk_info")
+            .and_then(|f| f.samples.first())
+            .expect("node_disk_info");
+        let label = |k: &str| {
+            info.labels
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        (label("serial"), label("rotational"))
+    }
+
+    #[test]
+    fn disk_info_is_read_once_and_again_when_udev_changes_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        for sub in ["proc", "sys/block/vda/queue", "udev"] {
+            std::fs::create_dir_all(root.join(sub)).expect("mkdir");
+        }
+        let write = |rel: &str, text: &str| std::fs::write(root.join(rel), text).expect("write");
+        write(
+            "proc/diskstats",
+            " 254 0 vda 1 0 8 1 2 0 16 2 0 3 3 0 0 0 0 0 0\n",
+        );
+        write("sys/block/vda/queue/rotational", "1\n");
+        write("udev/b254:0", "E:ID_SERIAL_SHORT=first\n");
+        let paths = Arc::new(HostPaths {
+            procfs: root.join("proc"),
+            sysfs: root.join("sys"),
+            rootfs: root.to_path_buf(),
+            udev_data: root.join("udev"),
+        });
+        let c = DiskstatsCollector::new(paths, Regex::new("^$").expect("regex"));
+        assert_eq!(serial_and_rotational(&c), ("first".into(), "1".into()));
+
+        // rotational is read once; the udev record again when it changes.
+        write("sys/block/vda/queue/rotational", "0\n");
+        assert_eq!(serial_and_rotational(&c), ("first".into(), "1".into()));
+        let file = std::fs::File::options()
+            .write(true)
+            .open(root.join("udev/b254:0"))
+            .expect("open");
+        std::io::Write::write_all(&mut &file, b"E:ID_SERIAL_SHORT=second\n").expect("write");
+        file.set_modified(SystemTime::now() + std::time::Duration::from_secs(5))
+            .expect("mtime");
+        assert_eq!(serial_and_rotational(&c), ("second".into(), "1".into()));
+
+        // A device that leaves diskstats leaves the cache: when it comes
+        // back, everything is read afresh.
+        write("proc/diskstats", "");
+        c.collect_blocking(&sidewatch_common::ScrapeContext::within(
+            std::time::Duration::from_secs(5),
+        ))
+        .expect("collect");
+        assert!(c.info.lock().expect("lock").is_empty());
+        write(
+            "proc/diskstats",
+            " 254 0 vda 1 0 8 1 2 0 16 2 0 3 3 0 0 0 0 0 0\n",
+        );
+        assert_eq!(serial_and_rotational(&c), ("second".into(), "0".into()));
+    }
 }

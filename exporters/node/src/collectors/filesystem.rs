@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use regex::Regex;
 use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
-use crate::paths::{parse_with, HostPaths};
+use crate::paths::HostPaths;
 
 use sidewatch_common::collector::CollectorDecl;
 use sidewatch_common::Blocking;
@@ -135,29 +135,56 @@ impl FilesystemCollector {
         }
     }
 
-    /// Mount point → `major:minor`, from mountinfo (empty when unreadable).
-    fn device_numbers(&self) -> std::collections::HashMap<String, (String, String)> {
-        let text = std::fs::read_to_string(self.paths.proc("1/mountinfo"))
+    /// The mount table, from PID 1's mountinfo (the host's view when /proc
+    /// is the host's), else ours: one read gives the devices, types,
+    /// options and device numbers.
+    fn mounts(&self) -> Result<Vec<MountLine>, CollectError> {
+        let path = self.paths.proc("1/mountinfo");
+        let text = std::fs::read_to_string(&path)
             .or_else(|_| std::fs::read_to_string(self.paths.proc("self/mountinfo")))
-            .unwrap_or_default();
-        text.lines()
-            .filter_map(|l| {
-                let mut f = l.split(' ');
-                let (_, _, dev, _, mountpoint) =
-                    (f.next()?, f.next()?, f.next()?, f.next()?, f.next()?);
-                let (major, minor) = dev.split_once(':')?;
-                let mountpoint = unescape_octal(mountpoint);
-                Some((
-                    self.paths.strip_root(&mountpoint).to_owned(),
-                    (major.to_owned(), minor.to_owned()),
-                ))
-            })
-            .collect()
+            .map_err(|e| CollectError::io(path.display().to_string(), e))?;
+        Ok(text.lines().filter_map(MountLine::parse).collect())
     }
+}
 
-    fn mounts(&self) -> Result<Vec<procfs::MountEntry>, CollectError> {
-        // PID 1's view is the host's when /proc is the host's; fall back to ours.
-        parse_with(&self.paths.proc("1/mounts")).or_else(|_| parse_with(&self.paths.proc("mounts")))
+/// One line of /proc/<pid>/mountinfo (proc(5)):
+/// `id parent major:minor root mountpoint options [optional...] - fstype source super-options`.
+#[derive(Debug, PartialEq)]
+pub struct MountLine {
+    pub major: String,
+    pub minor: String,
+    pub mountpoint: String,
+    pub fstype: String,
+    pub source: String,
+    /// Read-only through this mount or for the whole superblock, as
+    /// /proc/mounts's `ro` says.
+    pub readonly: bool,
+}
+
+impl MountLine {
+    pub fn parse(line: &str) -> Option<MountLine> {
+        let (head, tail) = line.split_once(" - ")?;
+        let mut f = head.split(' ');
+        let (_id, _parent, dev, _root, mountpoint, options) = (
+            f.next()?,
+            f.next()?,
+            f.next()?,
+            f.next()?,
+            f.next()?,
+            f.next()?,
+        );
+        let (major, minor) = dev.split_once(':')?;
+        let mut t = tail.split(' ');
+        let (fstype, source, super_options) = (t.next()?, t.next()?, t.next().unwrap_or(""));
+        let ro = |opts: &str| opts.split(',').any(|o| o == "ro");
+        Some(MountLine {
+            major: major.to_owned(),
+            minor: minor.to_owned(),
+            mountpoint: unescape_octal(mountpoint),
+            fstype: fstype.to_owned(),
+            source: unescape_octal(source),
+            readonly: ro(options) || ro(super_options),
+        })
     }
 }
 
@@ -189,6 +216,8 @@ pub fn unescape_octal(s: &str) -> String {
 }
 
 struct Mount {
+    major: String,
+    minor: String,
     device: String,
     fstype: String,
     mountpoint: String,
@@ -207,19 +236,20 @@ impl BlockingCollector for FilesystemCollector {
             .mounts()?
             .into_iter()
             .filter_map(|m| {
-                let fs_file = unescape_octal(&m.fs_file);
-                let mountpoint = self.paths.strip_root(&fs_file).to_owned();
+                let mountpoint = self.paths.strip_root(&m.mountpoint).to_owned();
                 if self.mount_points_exclude.is_match(&mountpoint)
-                    || self.fs_types_exclude.is_match(&m.fs_vfstype)
-                    || !seen.insert((m.fs_spec.clone(), mountpoint.clone()))
+                    || self.fs_types_exclude.is_match(&m.fstype)
+                    || !seen.insert((m.source.clone(), mountpoint.clone()))
                 {
                     return None;
                 }
                 Some(Mount {
-                    readonly: m.fs_mntops.contains_key("ro"),
+                    readonly: m.readonly,
                     path: self.paths.root(&mountpoint),
-                    device: unescape_octal(&m.fs_spec),
-                    fstype: m.fs_vfstype,
+                    major: m.major,
+                    minor: m.minor,
+                    device: m.source,
+                    fstype: m.fstype,
                     mountpoint,
                 })
             })
@@ -275,7 +305,6 @@ impl BlockingCollector for FilesystemCollector {
             "Whether an error occurred while getting statistics for the given device.",
         );
         let mut mount_info = g("mount_info", "Filesystem mount information.");
-        let numbers = self.device_numbers();
         for (mount, rx) in mounts.iter().zip(pending) {
             let wait = self.mount_timeout.saturating_sub(started.elapsed());
             let result = match rx {
@@ -304,17 +333,15 @@ impl BlockingCollector for FilesystemCollector {
                 ("fstype", mount.fstype.as_str()),
                 ("mountpoint", mount.mountpoint.as_str()),
             ];
-            if let Some((major, minor)) = numbers.get(&mount.mountpoint) {
-                mount_info.add(
-                    &[
-                        ("device", mount.device.as_str()),
-                        ("major", major),
-                        ("minor", minor),
-                        ("mountpoint", mount.mountpoint.as_str()),
-                    ],
-                    1.0,
-                );
-            }
+            mount_info.add(
+                &[
+                    ("device", mount.device.as_str()),
+                    ("major", mount.major.as_str()),
+                    ("minor", mount.minor.as_str()),
+                    ("mountpoint", mount.mountpoint.as_str()),
+                ],
+                1.0,
+            );
             readonly.add(&labels, if mount.readonly { 1.0 } else { 0.0 });
             match result {
                 Ok(s) => {
@@ -405,6 +432,27 @@ mod tests {
         // Once the stuck call returns, the mount is measured again.
         std::thread::sleep(Duration::from_millis(2200));
         assert!(collector.stuck.lock().expect("lock").is_empty());
+    }
+
+    #[test]
+    fn mountinfo_lines() {
+        let line = "40 27 254:16 / /data\\040dir rw,relatime shared:9 master:2 - ext4 /dev/vdb ro,errors=remount-ro";
+        assert_eq!(
+            MountLine::parse(line),
+            Some(MountLine {
+                major: "254".into(),
+                minor: "16".into(),
+                mountpoint: "/data dir".into(),
+                fstype: "ext4".into(),
+                source: "/dev/vdb".into(),
+                // rw through this mount, but the superblock is read-only.
+                readonly: true,
+            })
+        );
+        let no_optional = "22 27 0:21 / /proc ro,nosuid - proc proc rw";
+        assert!(MountLine::parse(no_optional).is_some_and(|m| m.readonly && m.fstype == "proc"));
+        assert_eq!(MountLine::parse("22 27 0:21 / /proc rw"), None);
+        assert_eq!(MountLine::parse(""), None);
     }
 
     #[test]
