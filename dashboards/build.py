@@ -105,6 +105,10 @@ boards['sidewatch-node'] = dashboard('sidewatch-node', 'sidewatch / Hosts', 'sid
     panel(next(i), 'Network link speed', [(f'node_network_speed_bytes{sel(chr(100)+"evice!~"+chr(34)+"lo|veth.+|docker.+|br-.+"+chr(34))}', '{{instance}} {{device}}')], 'Bps'),
     panel(next(i), 'Network errors and drops', [(f'rate(node_network_receive_errs_total{S}[$__rate_interval]) + rate(node_network_transmit_errs_total{S}[$__rate_interval])', '{{device}} errors'), (f'rate(node_network_receive_drop_total{S}[$__rate_interval]) + rate(node_network_transmit_drop_total{S}[$__rate_interval])', '{{device}} drops')], 'pps'),
     panel(next(i), 'Connection tracking table used', [(f'node_nf_conntrack_entries{S} / node_nf_conntrack_entries_limit{S}', '{{instance}}')], 'percentunit'),
+    panel(next(i), 'Clock offset', [(f'node_timex_offset_seconds{S}', '{{instance}}'), (f'node_timex_maxerror_seconds{S}', '{{instance}} max error')], 's'),
+    panel(next(i), 'Clock synchronised', [(f'node_timex_sync_status{S}', '{{instance}}')], 'none', 'stat'),
+    panel(next(i), 'Text file age', [(f'time() - node_textfile_mtime_seconds{S}', '{{instance}} {{file}}')], 's'),
+    panel(next(i), 'Text file errors', [(f'node_textfile_scrape_error{S}', '{{instance}}')], 'none', 'stat'),
 ])
 boards['sidewatch-wal'] = dashboard('sidewatch-wal', 'sidewatch / WAL', 'sidewatch-wal', [
     panel(next(i), 'Directory readable', [(f'sidewatch_wal_up{S}', '{{dir}}')], 'none', 'stat'),

@@ -73,9 +73,10 @@ up() {
   log "the demo workload (demo/*.sh, as the compose stack's demo profile)"
   REDIS_HOST=127.0.0.1 REDISCLI_AUTH=$REDIS_PASSWORD start demo-redis sh "$ROOT/demo/redis.sh"
   PGHOST=127.0.0.1 PGPORT=$PG_PORT PGUSER=postgres PGDATABASE=postgres start demo-postgres bash "$ROOT/demo/postgres.sh"
+  TEXTFILE_DIR="$DIR/textfile" start demo-textfile sh "$ROOT/demo/textfile.sh"
 
   log "exporters"
-  start node "$BIN/sidewatch-node" --web.listen-address="127.0.0.1:$NODE_PORT"
+  start node "$BIN/sidewatch-node" --web.listen-address="127.0.0.1:$NODE_PORT" --collector.textfile.directory="$DIR/textfile"
   DATA_SOURCE_NAME="postgresql://monitor@127.0.0.1:$PG_PORT/postgres?sslmode=disable" \
     start postgres-exporter "$BIN/sidewatch-postgres" --collector.database_wraparound --web.listen-address="127.0.0.1:$POSTGRES_EXPORTER_PORT"
   REDIS_PASSWORD=$REDIS_PASSWORD start redis-exporter "$BIN/sidewatch-redis" --redis.addr="redis://127.0.0.1:$REDIS_PORT" \

@@ -42,6 +42,7 @@ const SERVICES: &[&str] = &[
     "alertmanager",
     "demo-redis",
     "demo-postgres",
+    "demo-textfile",
 ];
 
 /// The exporters, their compose services and binaries.
