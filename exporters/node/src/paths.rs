@@ -42,6 +42,41 @@ impl HostPaths {
     }
 }
 
+/// The entries of a sysfs (or procfs) directory whose names start with
+/// `prefix`, as (name, path), sorted by name; none when the directory is
+/// absent (the hardware or the driver is not there).
+pub fn entries(dir: &Path, prefix: &str) -> Vec<(String, PathBuf)> {
+    let Ok(read) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, PathBuf)> = read
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            name.starts_with(prefix).then(|| (name, e.path()))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// One attribute file of a sysfs object, trimmed; `None` when it is absent
+/// or the kernel refuses to answer (EINVAL, EAGAIN, EPERM).
+pub fn attr(dir: &Path, name: &str) -> Option<String> {
+    fs::read_to_string(dir.join(name))
+        .ok()
+        .map(|s| s.trim().to_owned())
+}
+
+/// An attribute as a number: decimal, or hexadecimal with `0x`.
+pub fn attr_number(dir: &Path, name: &str) -> Option<f64> {
+    let text = attr(dir, name)?;
+    match text.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok().map(|v| v as f64),
+        None => text.parse().ok(),
+    }
+}
+
 /// Reads a whole file, naming it in the error.
 pub fn read(path: &Path) -> Result<String, CollectError> {
     fs::read_to_string(path).map_err(|e| CollectError::io(path.display().to_string(), e))

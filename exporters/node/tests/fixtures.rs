@@ -737,3 +737,83 @@ fn cpu_info() {
         .collect();
     assert_eq!(bugs, ["spectre_v1", "spectre_v2", "spectre_v2_user"]);
 }
+
+/// schedstat (ns to seconds, the timeslices), thermal zones (millidegrees;
+/// a zone whose sensor does not answer is left out) and cooling devices,
+/// watchdog (numbers and the info labels) and dmi (the files the kernel
+/// gave, `sys_vendor` as `system_vendor`).
+#[test]
+fn schedstat_thermal_watchdog_dmi() {
+    let e = scrape(&[]);
+    let cpu1 = [("cpu", "1")];
+    assert_eq!(
+        v(&e, "node_schedstat_running_seconds_total", &cpu1),
+        1_904_686.152_592_476
+    );
+    assert_eq!(
+        v(&e, "node_schedstat_waiting_seconds_total", &cpu1),
+        364_107.263_788_241
+    );
+    assert_eq!(
+        v(&e, "node_schedstat_timeslices_total", &cpu1),
+        5_145_567_945.0
+    );
+    assert_eq!(e.samples("node_schedstat_timeslices_total").len(), 2);
+
+    assert_eq!(
+        v(
+            &e,
+            "node_thermal_zone_temp",
+            &[("zone", "0"), ("type", "x86_pkg_temp")]
+        ),
+        47.0
+    );
+    assert_eq!(e.samples("node_thermal_zone_temp").len(), 1);
+    let cooling = [("name", "0"), ("type", "Processor")];
+    assert_eq!(v(&e, "node_cooling_device_cur_state", &cooling), 0.0);
+    assert_eq!(v(&e, "node_cooling_device_max_state", &cooling), 3.0);
+
+    let wd = [("name", "watchdog0")];
+    assert_eq!(v(&e, "node_watchdog_bootstatus", &wd), 1.0);
+    assert_eq!(v(&e, "node_watchdog_nowayout", &wd), 0.0);
+    assert_eq!(v(&e, "node_watchdog_timeout_seconds", &wd), 30.0);
+    assert_eq!(v(&e, "node_watchdog_timeleft_seconds", &wd), 24.0);
+    assert_eq!(e.value("node_watchdog_pretimeout_seconds", &wd), None);
+    assert_eq!(
+        v(
+            &e,
+            "node_watchdog_info",
+            &[
+                ("name", "watchdog0"),
+                ("identity", "i6300ESB timer"),
+                ("options", "0x8380"),
+                ("state", "active"),
+                ("status", "0x8000"),
+                ("pretimeout_governor", ""),
+            ]
+        ),
+        1.0
+    );
+
+    let dmi = e.samples("node_dmi_info");
+    assert_eq!(dmi.len(), 1);
+    let labels = &dmi[0].0;
+    assert_eq!(
+        labels.get("system_vendor").map(String::as_str),
+        Some("QEMU")
+    );
+    assert_eq!(
+        labels.get("product_name").map(String::as_str),
+        Some("KVM Virtual Machine")
+    );
+    assert_eq!(
+        labels.get("bios_date").map(String::as_str),
+        Some("04/01/2014")
+    );
+    // Serials and the UUID are not in the fixture (root-only on hosts).
+    assert_eq!(labels.get("product_uuid"), None);
+    assert_eq!(labels.len(), 9);
+
+    let bad = sidewatch_node::collectors::schedstat::parse("cpu0 1 2 3\n");
+    assert!(bad.is_err());
+}

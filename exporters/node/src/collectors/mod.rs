@@ -4,6 +4,7 @@ pub mod arp;
 pub mod conntrack;
 pub mod cpu;
 pub mod diskstats;
+pub mod dmi;
 pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
@@ -15,16 +16,19 @@ pub mod netdev;
 pub mod netstat;
 pub mod os;
 pub mod pressure;
+pub mod schedstat;
 pub mod selinux;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
 pub mod textfile;
+pub mod thermal_zone;
 pub mod time;
 pub mod timex;
 pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
+pub mod watchdog;
 
 use sidewatch_common::cli::CollectorSpec;
 use sidewatch_common::collector::CollectorDecl;
@@ -38,6 +42,7 @@ pub const ALL: &[CollectorDecl<NodeConfig>] = &[
     conntrack::DECL,
     cpu::DECL,
     diskstats::DECL,
+    dmi::DECL,
     entropy::DECL,
     filefd::DECL,
     filesystem::DECL,
@@ -49,16 +54,19 @@ pub const ALL: &[CollectorDecl<NodeConfig>] = &[
     netstat::DECL,
     os::DECL,
     pressure::DECL,
+    schedstat::DECL,
     selinux::DECL,
     sockstat::DECL,
     softnet::DECL,
     stat::DECL,
     textfile::DECL,
+    thermal_zone::DECL,
     time::DECL,
     timex::DECL,
     udp_queues::DECL,
     uname::DECL,
     vmstat::DECL,
+    watchdog::DECL,
 ];
 
 /// The specs of [`ALL`], for flags and docs.
