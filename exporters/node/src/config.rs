@@ -66,6 +66,9 @@ pub struct Cli {
     pub diskstats: crate::collectors::diskstats::DiskstatsArgs,
 
     #[command(flatten)]
+    pub hwmon: crate::collectors::hwmon::HwmonArgs,
+
+    #[command(flatten)]
     pub netclass: crate::collectors::netclass::NetclassArgs,
 
     #[command(flatten)]

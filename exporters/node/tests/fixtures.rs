@@ -817,3 +817,77 @@ fn schedstat_thermal_watchdog_dmi() {
     let bad = sidewatch_node::collectors::schedstat::parse("cpu0 1 2 3\n");
     assert!(bad.is_err());
 }
+
+/// hwmon: the chip named after its device (`platform_coretemp_0`, with the
+/// device directory's sensors too) or its name file (`nct6775`), units
+/// converted by type, labels and chip names as annotations.
+#[test]
+fn hwmon() {
+    let e = scrape(&[]);
+    let core = |sensor: &'static str| [("chip", "platform_coretemp_0"), ("sensor", sensor)];
+    assert_eq!(v(&e, "node_hwmon_temp_celsius", &core("temp1")), 55.0);
+    assert_eq!(v(&e, "node_hwmon_temp_celsius", &core("temp2")), 48.0);
+    assert_eq!(v(&e, "node_hwmon_temp_max_celsius", &core("temp1")), 100.0);
+    assert_eq!(
+        v(&e, "node_hwmon_temp_crit_alarm_celsius", &core("temp1")),
+        0.0
+    );
+    assert_eq!(
+        v(
+            &e,
+            "node_hwmon_sensor_label",
+            &[
+                ("chip", "platform_coretemp_0"),
+                ("sensor", "temp1"),
+                ("label", "Package id 0")
+            ]
+        ),
+        1.0
+    );
+    assert_eq!(
+        v(
+            &e,
+            "node_hwmon_chip_names",
+            &[("chip", "platform_coretemp_0"), ("chip_name", "coretemp")]
+        ),
+        1.0
+    );
+    let nct = |sensor: &'static str| [("chip", "nct6775"), ("sensor", sensor)];
+    assert_eq!(v(&e, "node_hwmon_fan_rpm", &nct("fan1")), 1200.0);
+    assert_eq!(v(&e, "node_hwmon_fan_min_rpm", &nct("fan1")), 300.0);
+    assert_eq!(v(&e, "node_hwmon_fan_pulses", &nct("fan1")), 4.0);
+    assert_eq!(v(&e, "node_hwmon_in_volts", &nct("in0")), 1.224);
+    assert_eq!(v(&e, "node_hwmon_pwm", &nct("pwm1")), 128.0);
+    assert_eq!(v(&e, "node_hwmon_pwm_enable", &nct("pwm1")), 2.0);
+    assert_eq!(
+        v(&e, "node_hwmon_power_average_watt", &nct("power1")),
+        15.25
+    );
+    assert_eq!(
+        v(&e, "node_hwmon_energy_joule_total", &nct("energy1")),
+        123.456789
+    );
+    assert_eq!(v(&e, "node_hwmon_beep_enabled", &nct("beep_enable0")), 1.0);
+    assert_eq!(
+        v(
+            &e,
+            "node_hwmon_update_interval_seconds",
+            &nct("update_interval0")
+        ),
+        1.0
+    );
+    assert_eq!(v(&e, "node_hwmon_intrusion_alarm", &nct("intrusion0")), 1.0);
+    assert_eq!(
+        e.types
+            .get("node_hwmon_energy_joule_total")
+            .map(String::as_str),
+        Some("counter")
+    );
+
+    // The filters: a chip, and one sensor of a chip.
+    let e = scrape(&["--collector.hwmon.chip-exclude=^nct"]);
+    assert!(e.samples("node_hwmon_fan_rpm").is_empty());
+    assert_eq!(e.samples("node_hwmon_temp_celsius").len(), 2);
+    let e = scrape(&["--collector.hwmon.sensor-exclude=^platform_coretemp_0;temp2$"]);
+    assert_eq!(e.samples("node_hwmon_temp_celsius").len(), 1);
+}

@@ -8,6 +8,7 @@ pub mod dmi;
 pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
+pub mod hwmon;
 pub mod kernel_hung;
 pub mod loadavg;
 pub mod meminfo;
@@ -46,6 +47,7 @@ pub const ALL: &[CollectorDecl<NodeConfig>] = &[
     entropy::DECL,
     filefd::DECL,
     filesystem::DECL,
+    hwmon::DECL,
     kernel_hung::DECL,
     loadavg::DECL,
     meminfo::DECL,
