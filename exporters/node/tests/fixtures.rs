@@ -891,3 +891,46 @@ fn hwmon() {
     let e = scrape(&["--collector.hwmon.sensor-exclude=^platform_coretemp_0;temp2$"]);
     assert_eq!(e.samples("node_hwmon_temp_celsius").len(), 1);
 }
+
+/// cpufreq: kHz to Hz per CPU, cpuinfo_cur_freq only where readable, and
+/// one governor series per available governor, 1 for the current one.
+#[test]
+fn cpufreq() {
+    let e = scrape(&[]);
+    let cpu0 = [("cpu", "0")];
+    let cpu1 = [("cpu", "1")];
+    assert_eq!(
+        v(&e, "node_cpu_scaling_frequency_hertz", &cpu0),
+        2_400_123_000.0
+    );
+    assert_eq!(
+        v(&e, "node_cpu_scaling_frequency_hertz", &cpu1),
+        1_800_000_000.0
+    );
+    assert_eq!(
+        v(&e, "node_cpu_scaling_frequency_max_hertz", &cpu1),
+        3_600_000_000.0
+    );
+    assert_eq!(
+        v(&e, "node_cpu_scaling_frequency_min_hertz", &cpu1),
+        800_000_000.0
+    );
+    assert_eq!(
+        v(&e, "node_cpu_frequency_max_hertz", &cpu0),
+        3_600_000_000.0
+    );
+    assert_eq!(v(&e, "node_cpu_frequency_min_hertz", &cpu0), 800_000_000.0);
+    assert_eq!(v(&e, "node_cpu_frequency_hertz", &cpu0), 2_400_000_000.0);
+    assert_eq!(e.value("node_cpu_frequency_hertz", &cpu1), None);
+    let gov = |cpu: &'static str, g: &'static str| {
+        v(
+            &e,
+            "node_cpu_scaling_governor",
+            &[("cpu", cpu), ("governor", g)],
+        )
+    };
+    assert_eq!(gov("0", "powersave"), 1.0);
+    assert_eq!(gov("0", "performance"), 0.0);
+    assert_eq!(gov("1", "performance"), 1.0);
+    assert_eq!(e.samples("node_cpu_scaling_governor").len(), 4);
+}

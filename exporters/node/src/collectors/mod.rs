@@ -3,6 +3,7 @@
 pub mod arp;
 pub mod conntrack;
 pub mod cpu;
+pub mod cpufreq;
 pub mod diskstats;
 pub mod dmi;
 pub mod entropy;
@@ -42,6 +43,7 @@ pub const ALL: &[CollectorDecl<NodeConfig>] = &[
     arp::DECL,
     conntrack::DECL,
     cpu::DECL,
+    cpufreq::DECL,
     diskstats::DECL,
     dmi::DECL,
     entropy::DECL,
