@@ -934,3 +934,90 @@ fn cpufreq() {
     assert_eq!(gov("1", "performance"), 1.0);
     assert_eq!(e.samples("node_cpu_scaling_governor").len(), 4);
 }
+
+/// mdadm: a mirror with a bitmap, a degraded RAID 5 recovering with a spare
+/// and a failed disk, an inactive array, a stripe, a check and a delayed
+/// resync; edac per controller and row (`unknown` for errors without a
+/// row); rapl zones in joules, indexed by package or by order.
+#[test]
+fn mdadm_edac_rapl() {
+    let e = scrape(&[]);
+    let state =
+        |d: &'static str, s: &'static str| v(&e, "node_md_state", &[("device", d), ("state", s)]);
+    let disks =
+        |d: &'static str, s: &'static str| v(&e, "node_md_disks", &[("device", d), ("state", s)]);
+    let dev = |d: &'static str| [("device", d)];
+    assert_eq!(state("md127", "active"), 1.0);
+    assert_eq!(state("md127", "recovering"), 0.0);
+    assert_eq!(v(&e, "node_md_disks_required", &dev("md127")), 2.0);
+    assert_eq!(disks("md127", "active"), 2.0);
+    assert_eq!(v(&e, "node_md_blocks", &dev("md127")), 1_953_382_464.0);
+    assert_eq!(
+        v(&e, "node_md_blocks_synced", &dev("md127")),
+        1_953_382_464.0
+    );
+
+    assert_eq!(state("md0", "recovering"), 1.0);
+    assert_eq!(state("md0", "active"), 0.0);
+    assert_eq!(v(&e, "node_md_disks_required", &dev("md0")), 3.0);
+    assert_eq!(disks("md0", "active"), 2.0);
+    assert_eq!(disks("md0", "failed"), 1.0);
+    assert_eq!(disks("md0", "spare"), 1.0);
+    assert_eq!(v(&e, "node_md_blocks_synced", &dev("md0")), 166_400_000.0);
+
+    assert_eq!(state("md1", "inactive"), 1.0);
+    assert_eq!(v(&e, "node_md_disks_required", &dev("md1")), 0.0);
+    assert_eq!(disks("md1", "spare"), 1.0);
+    assert_eq!(v(&e, "node_md_blocks", &dev("md1")), 976_630_464.0);
+
+    assert_eq!(v(&e, "node_md_disks_required", &dev("md2")), 2.0);
+    assert_eq!(disks("md2", "active"), 2.0);
+    assert_eq!(state("md3", "check"), 1.0);
+    assert_eq!(v(&e, "node_md_blocks_synced", &dev("md3")), 28_400_000.0);
+    assert_eq!(state("md4", "active"), 1.0);
+    assert_eq!(state("md4", "resync"), 0.0);
+    assert_eq!(e.samples("node_md_state").len(), 6 * 5);
+    assert!(sidewatch_node::collectors::mdadm::parse("md9 : active raid1 sda[0]\n").is_err());
+
+    let mc0 = [("controller", "0")];
+    assert_eq!(v(&e, "node_edac_correctable_errors_total", &mc0), 3.0);
+    assert_eq!(v(&e, "node_edac_uncorrectable_errors_total", &mc0), 0.0);
+    let row = |r: &'static str| [("controller", "0"), ("csrow", r)];
+    assert_eq!(
+        v(&e, "node_edac_csrow_correctable_errors_total", &row("0")),
+        2.0
+    );
+    assert_eq!(
+        v(
+            &e,
+            "node_edac_csrow_correctable_errors_total",
+            &row("unknown")
+        ),
+        1.0
+    );
+    assert_eq!(
+        v(&e, "node_edac_csrow_uncorrectable_errors_total", &row("1")),
+        0.0
+    );
+
+    let zone = |z: &str| format!("{}/sys/class/powercap/{z}", fixtures().display());
+    let rapl = |name: &str, index: &str, z: &str| {
+        v(&e, name, &[("index", index), ("path", zone(z).as_str())])
+    };
+    assert_eq!(
+        rapl("node_rapl_package_joules_total", "0", "intel-rapl:0"),
+        240_422.366267
+    );
+    assert_eq!(
+        rapl("node_rapl_package_joules_total", "1", "intel-rapl:1"),
+        5.0
+    );
+    assert_eq!(
+        rapl("node_rapl_core_joules_total", "0", "intel-rapl:0:0"),
+        118_821.284256
+    );
+    assert_eq!(
+        rapl("node_rapl_dram_joules_total", "0", "intel-rapl:0:1"),
+        37.54
+    );
+}

@@ -6,18 +6,21 @@ pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
 pub mod dmi;
+pub mod edac;
 pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
 pub mod kernel_hung;
 pub mod loadavg;
+pub mod mdadm;
 pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
 pub mod os;
 pub mod pressure;
+pub mod rapl;
 pub mod schedstat;
 pub mod selinux;
 pub mod sockstat;
@@ -46,18 +49,21 @@ pub const ALL: &[CollectorDecl<NodeConfig>] = &[
     cpufreq::DECL,
     diskstats::DECL,
     dmi::DECL,
+    edac::DECL,
     entropy::DECL,
     filefd::DECL,
     filesystem::DECL,
     hwmon::DECL,
     kernel_hung::DECL,
     loadavg::DECL,
+    mdadm::DECL,
     meminfo::DECL,
     netclass::DECL,
     netdev::DECL,
     netstat::DECL,
     os::DECL,
     pressure::DECL,
+    rapl::DECL,
     schedstat::DECL,
     selinux::DECL,
     sockstat::DECL,
