@@ -69,6 +69,9 @@ pub struct Cli {
     pub hwmon: crate::collectors::hwmon::HwmonArgs,
 
     #[command(flatten)]
+    pub powersupply: crate::collectors::powersupplyclass::PowerSupplyArgs,
+
+    #[command(flatten)]
     pub netclass: crate::collectors::netclass::NetclassArgs,
 
     #[command(flatten)]

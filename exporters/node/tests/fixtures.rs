@@ -1021,3 +1021,50 @@ fn mdadm_edac_rapl() {
         37.54
     );
 }
+
+/// powersupplyclass: µ-units to watts, volts and watt-hours, tenths of a
+/// degree to degrees, counts as they are, the text attributes as the info
+/// series' labels, and the ignore flag.
+#[test]
+fn powersupplyclass() {
+    let e = scrape(&[]);
+    let bat = [("power_supply", "BAT0")];
+    assert_eq!(v(&e, "node_power_supply_capacity", &bat), 87.0);
+    assert_eq!(v(&e, "node_power_supply_cyclecount", &bat), 142.0);
+    assert_eq!(v(&e, "node_power_supply_energy_watthour", &bat), 43.74);
+    assert_eq!(v(&e, "node_power_supply_energy_full_design", &bat), 57.0);
+    assert_eq!(v(&e, "node_power_supply_voltage_volt", &bat), 12.153);
+    assert_eq!(v(&e, "node_power_supply_power_watt", &bat), 9.87);
+    assert_eq!(v(&e, "node_power_supply_temp_celsius", &bat), 29.6);
+    assert_eq!(
+        v(&e, "node_power_supply_online", &[("power_supply", "AC")]),
+        0.0
+    );
+    assert_eq!(
+        v(
+            &e,
+            "node_power_supply_info",
+            &[
+                ("power_supply", "BAT0"),
+                ("type", "Battery"),
+                ("status", "Discharging"),
+                ("capacity_level", "Normal"),
+                ("technology", "Li-ion"),
+                ("manufacturer", "LGC"),
+                ("model_name", "5B10W13930"),
+                ("health", "Good"),
+            ]
+        ),
+        1.0
+    );
+    assert_eq!(e.samples("node_power_supply_info").len(), 3);
+    let e = scrape(&["--collector.powersupply.ignored-supplies=^hidpp_"]);
+    assert_eq!(e.samples("node_power_supply_info").len(), 2);
+    assert_eq!(
+        e.value(
+            "node_power_supply_capacity",
+            &[("power_supply", "hidpp_battery_0")]
+        ),
+        None
+    );
+}

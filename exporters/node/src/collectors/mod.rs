@@ -19,6 +19,7 @@ pub mod netclass;
 pub mod netdev;
 pub mod netstat;
 pub mod os;
+pub mod powersupplyclass;
 pub mod pressure;
 pub mod rapl;
 pub mod schedstat;
@@ -62,6 +63,7 @@ pub const ALL: &[CollectorDecl<NodeConfig>] = &[
     netdev::DECL,
     netstat::DECL,
     os::DECL,
+    powersupplyclass::DECL,
     pressure::DECL,
     rapl::DECL,
     schedstat::DECL,
