@@ -1068,3 +1068,57 @@ fn powersupplyclass() {
         None
     );
 }
+
+/// bonding (members counted, the MII-up ones active; bonding_masters is
+/// not a network device) and nvme (controller info; namespace sizes from
+/// 512-byte sectors, use from logical blocks).
+#[test]
+fn bonding_nvme() {
+    let e = scrape(&[]);
+    assert_eq!(v(&e, "node_bonding_slaves", &[("master", "bond0")]), 2.0);
+    assert_eq!(v(&e, "node_bonding_active", &[("master", "bond0")]), 1.0);
+    assert_eq!(
+        e.value("node_network_up", &[("device", "bonding_masters")]),
+        None
+    );
+    assert_eq!(
+        v(
+            &e,
+            "node_nvme_info",
+            &[
+                ("device", "nvme0"),
+                ("model", "Samsung SSD 980 PRO 1TB"),
+                ("serial", "S4EWNX0R123456"),
+                ("firmware_revision", "5B2QGXA7"),
+                ("state", "live"),
+                ("cntlid", "6"),
+            ]
+        ),
+        1.0
+    );
+    let ns = [("device", "nvme0"), ("nsid", "1")];
+    assert_eq!(
+        v(&e, "node_nvme_namespace_size_bytes", &ns),
+        1_000_204_886_016.0
+    );
+    assert_eq!(
+        v(&e, "node_nvme_namespace_used_bytes", &ns),
+        61_440_000_000.0
+    );
+    assert_eq!(
+        v(&e, "node_nvme_namespace_logical_block_size_bytes", &ns),
+        512.0
+    );
+    assert_eq!(
+        v(
+            &e,
+            "node_nvme_namespace_info",
+            &[
+                ("device", "nvme0"),
+                ("nsid", "1"),
+                ("ana_state", "optimized")
+            ]
+        ),
+        1.0
+    );
+}

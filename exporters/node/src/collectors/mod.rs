@@ -1,6 +1,7 @@
 //! One module per collector, each declaring itself; [`ALL`] lists them.
 
 pub mod arp;
+pub mod bonding;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
@@ -18,6 +19,7 @@ pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+pub mod nvme;
 pub mod os;
 pub mod powersupplyclass;
 pub mod pressure;
@@ -45,6 +47,7 @@ use crate::config::NodeConfig;
 /// itself (name, default, help, how to build it) in its own module.
 pub const ALL: &[CollectorDecl<NodeConfig>] = &[
     arp::DECL,
+    bonding::DECL,
     conntrack::DECL,
     cpu::DECL,
     cpufreq::DECL,
@@ -62,6 +65,7 @@ pub const ALL: &[CollectorDecl<NodeConfig>] = &[
     netclass::DECL,
     netdev::DECL,
     netstat::DECL,
+    nvme::DECL,
     os::DECL,
     powersupplyclass::DECL,
     pressure::DECL,

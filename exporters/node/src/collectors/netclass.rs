@@ -97,6 +97,8 @@ impl BlockingCollector for NetclassCollector {
             std::fs::read_dir(&dir).map_err(|e| CollectError::io(dir.display().to_string(), e))?;
         let mut devices: Vec<String> = entries
             .flatten()
+            // Devices are directories (symlinks to them); bonding_masters is a file.
+            .filter(|e| e.path().is_dir())
             .filter_map(|e| e.file_name().into_string().ok())
             .filter(|d| !self.ignored.is_match(d))
             .collect();
