@@ -1122,3 +1122,64 @@ fn bonding_nvme() {
         1.0
     );
 }
+
+/// nfs and nfsd: the fixed lines by position, each procN line after its
+/// count (missing procedures count 0), proc4ops by operation number.
+#[test]
+fn nfs_and_nfsd() {
+    let e = scrape(&[]);
+    let req = |name: &str, proto: &'static str, method: &'static str| {
+        v(&e, name, &[("proto", proto), ("method", method)])
+    };
+    assert_eq!(
+        v(&e, "node_nfs_packets_total", &[("protocol", "tcp")]),
+        18628.0
+    );
+    assert_eq!(v(&e, "node_nfs_connections_total", &[]), 6.0);
+    assert_eq!(v(&e, "node_nfs_rpcs_total", &[]), 4_329_785.0);
+    assert_eq!(v(&e, "node_nfs_rpc_retransmissions_total", &[]), 3.0);
+    assert_eq!(
+        v(&e, "node_nfs_rpc_authentication_refreshes_total", &[]),
+        11.0
+    );
+    assert_eq!(req("node_nfs_requests_total", "3", "GetAttr"), 4_084_749.0);
+    assert_eq!(req("node_nfs_requests_total", "3", "Commit"), 2.0);
+    assert_eq!(req("node_nfs_requests_total", "2", "ReadDir"), 99.0);
+    assert_eq!(req("node_nfs_requests_total", "4", "Null"), 1.0);
+    assert_eq!(req("node_nfs_requests_total", "4", "Clone"), 7.0);
+    assert_eq!(e.samples("node_nfs_requests_total").len(), 18 + 22 + 59);
+
+    assert_eq!(v(&e, "node_nfsd_reply_cache_misses_total", &[]), 6.0);
+    assert_eq!(v(&e, "node_nfsd_reply_cache_nocache_total", &[]), 18622.0);
+    assert_eq!(v(&e, "node_nfsd_file_handles_stale_total", &[]), 3.0);
+    assert_eq!(v(&e, "node_nfsd_disk_bytes_read_total", &[]), 157_286_400.0);
+    assert_eq!(v(&e, "node_nfsd_disk_bytes_written_total", &[]), 72864.0);
+    assert_eq!(v(&e, "node_nfsd_server_threads", &[]), 8.0);
+    assert_eq!(v(&e, "node_nfsd_read_ahead_cache_size_blocks", &[]), 32.0);
+    assert_eq!(
+        v(&e, "node_nfsd_read_ahead_cache_not_found_total", &[]),
+        5.0
+    );
+    assert_eq!(v(&e, "node_nfsd_packets_total", &[("proto", "udp")]), 1.0);
+    assert_eq!(
+        v(&e, "node_nfsd_rpc_errors_total", &[("error", "fmt")]),
+        1.0
+    );
+    assert_eq!(
+        v(&e, "node_nfsd_rpc_errors_total", &[("error", "auth")]),
+        2.0
+    );
+    assert_eq!(v(&e, "node_nfsd_server_rpcs_total", &[]), 18628.0);
+    assert_eq!(req("node_nfsd_requests_total", "3", "Lookup"), 2719.0);
+    assert_eq!(req("node_nfsd_requests_total", "4", "Access"), 1098.0);
+    assert_eq!(req("node_nfsd_requests_total", "4", "GetAttr"), 8179.0);
+    assert_eq!(req("node_nfsd_requests_total", "4", "PutFH"), 9609.0);
+    assert_eq!(req("node_nfsd_requests_total", "4", "SetAttr"), 0.0);
+    assert_eq!(
+        e.value(
+            "node_nfsd_requests_total",
+            &[("proto", "3"), ("method", "Null")]
+        ),
+        None
+    );
+}

@@ -19,6 +19,8 @@ pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+pub mod nfs;
+pub mod nfsd;
 pub mod nvme;
 pub mod os;
 pub mod powersupplyclass;
@@ -65,6 +67,8 @@ pub const ALL: &[CollectorDecl<NodeConfig>] = &[
     netclass::DECL,
     netdev::DECL,
     netstat::DECL,
+    nfs::DECL,
+    nfsd::DECL,
     nvme::DECL,
     os::DECL,
     powersupplyclass::DECL,
