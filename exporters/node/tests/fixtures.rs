@@ -234,6 +234,12 @@ fn netdev_sockstat_netstat_pressure() {
     assert_eq!(v(&e, "node_network_receive_multicast_total", &eth0), 6.0);
     assert_eq!(v(&e, "node_network_transmit_colls_total", &eth0), 10.0);
     assert_eq!(v(&e, "node_network_transmit_compressed_total", &eth0), 12.0);
+    // From /sys/class/net/eth0/statistics; lo has no such file in the fixture.
+    assert_eq!(v(&e, "node_network_receive_nohandler_total", &eth0), 17.0);
+    assert_eq!(
+        e.value("node_network_receive_nohandler_total", &[("device", "lo")]),
+        None
+    );
     assert_eq!(
         v(&e, "node_network_receive_bytes_total", &[("device", "lo")]),
         123_456.0

@@ -43,9 +43,8 @@ const FILTERS: [&str; 2] = [
 ];
 
 /// Families only one side has, on purpose (see docs/node.md).
-const ONLY_PEER: [&str; 2] = [
+const ONLY_PEER: [&str; 1] = [
     "node_exporter_build_info", // sidewatch_build_info{exporter="node"} instead
-    "node_network_receive_nohandler_total", // netlink-only field; /proc/net/dev has no such column
 ];
 const ONLY_SIDEWATCH: [&str; 3] = [
     "node_up",

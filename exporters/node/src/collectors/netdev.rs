@@ -85,7 +85,7 @@ impl BlockingCollector for NetdevCollector {
             ("transmit_carrier", |d| d.sent_carrier),
             ("transmit_compressed", |d| d.sent_compressed),
         ];
-        Ok(fields
+        let mut out: Vec<Family> = fields
             .iter()
             .map(|(field, get)| {
                 let mut f = Family::counter(
@@ -97,6 +97,21 @@ impl BlockingCollector for NetdevCollector {
                 }
                 f
             })
-            .collect())
+            .collect();
+        // Packets dropped for want of a protocol handler: not a column of
+        // /proc/net/dev, but in each device's sysfs statistics (Linux 4.6+),
+        // as node_exporter's netlink mode reports it.
+        let mut nohandler = Family::counter(
+            "node_network_receive_nohandler_total",
+            "Network device statistic receive_nohandler.",
+        );
+        for d in &devices {
+            let stats = self.paths.sys(&format!("class/net/{}/statistics", d.name));
+            if let Some(v) = crate::paths::attr_number(&stats, "rx_nohandler") {
+                nohandler.add(&[("device", d.name.as_str())], v);
+            }
+        }
+        out.push(nohandler);
+        Ok(out)
     }
 }
