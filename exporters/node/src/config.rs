@@ -72,6 +72,9 @@ pub struct Cli {
     pub powersupply: crate::collectors::powersupplyclass::PowerSupplyArgs,
 
     #[command(flatten)]
+    pub tapestats: crate::collectors::tapestats::TapestatsArgs,
+
+    #[command(flatten)]
     pub netclass: crate::collectors::netclass::NetclassArgs,
 
     #[command(flatten)]

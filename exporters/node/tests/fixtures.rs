@@ -1189,3 +1189,34 @@ fn nfs_and_nfsd() {
         None
     );
 }
+
+/// tapestats: st0 only (nst0 is the same drive), nanoseconds to seconds.
+#[test]
+fn tapestats() {
+    let e = scrape(&[]);
+    let st0 = [("device", "st0")];
+    assert_eq!(v(&e, "node_tape_io_now", &st0), 1.0);
+    assert_eq!(
+        v(&e, "node_tape_io_time_seconds_total", &st0),
+        9_247.011_087_72
+    );
+    assert_eq!(v(&e, "node_tape_io_others_total", &st0), 1409.0);
+    assert_eq!(v(&e, "node_tape_read_bytes_total", &st0), 979_383_912.0);
+    assert_eq!(v(&e, "node_tape_reads_completed_total", &st0), 3741.0);
+    assert_eq!(v(&e, "node_tape_residual_total", &st0), 19.0);
+    assert_eq!(
+        v(&e, "node_tape_written_bytes_total", &st0),
+        1_496_246_784_000.0
+    );
+    assert_eq!(
+        v(&e, "node_tape_writes_completed_total", &st0),
+        53_772_916.0
+    );
+    assert_eq!(
+        v(&e, "node_tape_write_time_seconds_total", &st0),
+        5_233.597_394_395
+    );
+    assert_eq!(e.samples("node_tape_io_now").len(), 1);
+    let e = scrape(&["--collector.tapestats.ignored-devices=^st0$"]);
+    assert!(e.samples("node_tape_io_now").is_empty());
+}

@@ -31,6 +31,7 @@ pub mod selinux;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
+pub mod tapestats;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
@@ -79,6 +80,7 @@ pub const ALL: &[CollectorDecl<NodeConfig>] = &[
     sockstat::DECL,
     softnet::DECL,
     stat::DECL,
+    tapestats::DECL,
     textfile::DECL,
     thermal_zone::DECL,
     time::DECL,
