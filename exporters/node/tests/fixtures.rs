@@ -1220,3 +1220,39 @@ fn tapestats() {
     let e = scrape(&["--collector.tapestats.ignored-devices=^st0$"]);
     assert!(e.samples("node_tape_io_now").is_empty());
 }
+
+/// fibrechannel: hexadecimal counters (all ones: not implemented, left
+/// out) and the host's attributes as the info series' labels.
+#[test]
+fn fibrechannel() {
+    let e = scrape(&[]);
+    let host = [("fc_host", "host0")];
+    assert_eq!(
+        e.value("node_fibrechannel_dumped_frames_total", &host),
+        None
+    );
+    assert_eq!(v(&e, "node_fibrechannel_error_frames_total", &host), 0.0);
+    assert_eq!(v(&e, "node_fibrechannel_invalid_crc_total", &host), 32.0);
+    assert_eq!(v(&e, "node_fibrechannel_rx_frames_total", &host), 48.0);
+    assert_eq!(v(&e, "node_fibrechannel_tx_words_total", &host), 96.0);
+    assert_eq!(v(&e, "node_fibrechannel_link_failure_total", &host), 16.0);
+    assert_eq!(
+        v(
+            &e,
+            "node_fibrechannel_seconds_since_last_reset_total",
+            &host
+        ),
+        31.0
+    );
+    let info = e.samples("node_fibrechannel_info");
+    assert_eq!(info.len(), 1);
+    let l = &info[0].0;
+    assert_eq!(l.get("speed").map(String::as_str), Some("16 Gbit"));
+    assert_eq!(l.get("port_state").map(String::as_str), Some("Online"));
+    assert_eq!(
+        l.get("port_name").map(String::as_str),
+        Some("0x1000e0071bce95f2")
+    );
+    assert_eq!(l.get("dev_loss_tmo").map(String::as_str), Some("30"));
+    assert_eq!(l.len(), 11);
+}

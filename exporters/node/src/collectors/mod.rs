@@ -9,6 +9,7 @@ pub mod diskstats;
 pub mod dmi;
 pub mod edac;
 pub mod entropy;
+pub mod fibrechannel;
 pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
@@ -58,6 +59,7 @@ pub const ALL: &[CollectorDecl<NodeConfig>] = &[
     dmi::DECL,
     edac::DECL,
     entropy::DECL,
+    fibrechannel::DECL,
     filefd::DECL,
     filesystem::DECL,
     hwmon::DECL,
