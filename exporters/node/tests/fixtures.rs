@@ -1256,3 +1256,42 @@ fn fibrechannel() {
     assert_eq!(l.get("dev_loss_tmo").map(String::as_str), Some("30"));
     assert_eq!(l.len(), 11);
 }
+
+/// zfs: kstat rows of 64-bit types as untyped series, each pool's io row,
+/// its datasets (objset files) and its state.
+#[test]
+fn zfs() {
+    let e = scrape(&[]);
+    assert_eq!(v(&e, "node_zfs_arc_hits", &[]), 8_772_612.0);
+    assert_eq!(v(&e, "node_zfs_arc_c_max", &[]), 4_150_190_080.0);
+    assert_eq!(v(&e, "node_zfs_arc_arc_no_grow", &[]), 0.0);
+    assert_eq!(v(&e, "node_zfs_zil_zil_commit_count", &[]), 10.0);
+    assert_eq!(
+        e.types.get("node_zfs_arc_hits").map(String::as_str),
+        Some("untyped")
+    );
+    let pool = [("zpool", "pool1")];
+    assert_eq!(v(&e, "node_zfs_zpool_nread", &pool), 1_884_160.0);
+    assert_eq!(v(&e, "node_zfs_zpool_writes", &pool), 132.0);
+    assert_eq!(v(&e, "node_zfs_zpool_rupdate", &pool), 79_210_489_849_220.0);
+    let ds = [("zpool", "pool1"), ("dataset", "pool1/dataset1")];
+    assert_eq!(v(&e, "node_zfs_zpool_dataset_nwritten", &ds), 12302.0);
+    assert_eq!(v(&e, "node_zfs_zpool_dataset_nunlinks", &ds), 3.0);
+    assert_eq!(
+        v(
+            &e,
+            "node_zfs_zpool_state",
+            &[("zpool", "pool1"), ("state", "online")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        v(
+            &e,
+            "node_zfs_zpool_state",
+            &[("zpool", "pool1"), ("state", "degraded")]
+        ),
+        0.0
+    );
+    assert_eq!(e.samples("node_zfs_zpool_state").len(), 7);
+}

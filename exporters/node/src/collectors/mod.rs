@@ -41,6 +41,7 @@ pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
 pub mod watchdog;
+pub mod zfs;
 
 use sidewatch_common::cli::CollectorSpec;
 use sidewatch_common::collector::CollectorDecl;
@@ -91,6 +92,7 @@ pub const ALL: &[CollectorDecl<NodeConfig>] = &[
     uname::DECL,
     vmstat::DECL,
     watchdog::DECL,
+    zfs::DECL,
 ];
 
 /// The specs of [`ALL`], for flags and docs.
