@@ -93,6 +93,27 @@ impl Service {
         }
     }
 
+    /// Waits until every thread of the process is stopped (state `T`, after
+    /// SIGSTOP): delivery is asynchronous, and a busy machine may let a
+    /// thread serve one more request first.
+    pub fn wait_stopped(&self, timeout: std::time::Duration) -> bool {
+        let Some(pid) = self.pid() else { return false };
+        crate::wait_until(timeout, || {
+            let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+                return false;
+            };
+            tasks.flatten().all(|t| {
+                std::fs::read_to_string(t.path().join("stat"))
+                    .ok()
+                    .and_then(|s| {
+                        s.rsplit_once(')')
+                            .map(|(_, rest)| rest.trim_start().starts_with('T'))
+                    })
+                    .unwrap_or(false)
+            })
+        })
+    }
+
     /// Sends `signal` to the process, its process group and its direct
     /// children (a server's workers, which may have sessions of their own).
     pub fn signal_group(&self, signal: Signal) {

@@ -517,6 +517,7 @@ fn healthcheck_subcommand_follows_the_process() {
         String::from_utf8_lossy(&out.stderr)
     );
     exporter.service().signal(rustix::process::Signal::STOP);
+    assert!(exporter.service().wait_stopped(Duration::from_secs(10)));
     let stopped = check();
     exporter.service().signal(rustix::process::Signal::CONT);
     assert_eq!(stopped.status.code(), Some(1));
