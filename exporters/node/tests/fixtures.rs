@@ -1295,3 +1295,57 @@ fn zfs() {
     );
     assert_eq!(e.samples("node_zfs_zpool_state").len(), 7);
 }
+
+/// btrfs: per filesystem (features/ is not one), space by block group
+/// type and profile (the ratio from the profile and device count), commit
+/// statistics in seconds, device sizes from 512-byte sectors.
+#[test]
+fn btrfs() {
+    let e = scrape(&[]);
+    let uuid = "0abb23a9-579b-43e6-ad30-227ef47fcb9d";
+    let u = [("uuid", uuid)];
+    assert_eq!(
+        v(
+            &e,
+            "node_btrfs_info",
+            &[("uuid", uuid), ("label", "fixture")]
+        ),
+        1.0
+    );
+    assert_eq!(e.samples("node_btrfs_info").len(), 1);
+    assert_eq!(v(&e, "node_btrfs_global_rsv_size_bytes", &u), 16_777_216.0);
+    assert_eq!(v(&e, "node_btrfs_commits_total", &u), 258_051.0);
+    assert_eq!(v(&e, "node_btrfs_last_commit_seconds", &u), 1.0);
+    assert_eq!(v(&e, "node_btrfs_max_commit_seconds", &u), 51.462);
+    assert_eq!(v(&e, "node_btrfs_commit_seconds_total", &u), 47_836.09);
+    let data = [
+        ("uuid", uuid),
+        ("block_group_type", "data"),
+        ("mode", "raid5"),
+    ];
+    assert_eq!(v(&e, "node_btrfs_used_bytes", &data), 808_189_952.0);
+    assert_eq!(v(&e, "node_btrfs_size_bytes", &data), 2_147_483_648.0);
+    assert_eq!(v(&e, "node_btrfs_allocation_ratio", &data), 1.5);
+    let meta = [
+        ("uuid", uuid),
+        ("block_group_type", "metadata"),
+        ("mode", "raid1"),
+    ];
+    assert_eq!(v(&e, "node_btrfs_allocation_ratio", &meta), 2.0);
+    assert_eq!(
+        v(
+            &e,
+            "node_btrfs_reserved_bytes",
+            &[("uuid", uuid), ("block_group_type", "metadata")]
+        ),
+        65536.0
+    );
+    assert_eq!(
+        v(
+            &e,
+            "node_btrfs_device_size_bytes",
+            &[("uuid", uuid), ("device", "loop26")]
+        ),
+        10_737_418_240.0
+    );
+}

@@ -2,6 +2,7 @@
 
 pub mod arp;
 pub mod bonding;
+pub mod btrfs;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
@@ -53,6 +54,7 @@ use crate::config::NodeConfig;
 pub const ALL: &[CollectorDecl<NodeConfig>] = &[
     arp::DECL,
     bonding::DECL,
+    btrfs::DECL,
     conntrack::DECL,
     cpu::DECL,
     cpufreq::DECL,
