@@ -1349,3 +1349,31 @@ fn btrfs() {
         10_737_418_240.0
     );
 }
+
+/// xfs: each device's stats lines by position; the global sum is not a device.
+#[test]
+fn xfs() {
+    let e = scrape(&[]);
+    let d = [("device", "sda1")];
+    assert_eq!(
+        v(&e, "node_xfs_extent_allocation_extents_allocated_total", &d),
+        1.0
+    );
+    assert_eq!(
+        v(&e, "node_xfs_extent_allocation_blocks_allocated_total", &d),
+        872.0
+    );
+    assert_eq!(v(&e, "node_xfs_block_mapping_reads_total", &d), 61.0);
+    assert_eq!(
+        v(&e, "node_xfs_block_mapping_extent_list_lookups_total", &d),
+        91.0
+    );
+    assert_eq!(
+        v(&e, "node_xfs_directory_operation_getdents_total", &d),
+        52.0
+    );
+    assert_eq!(v(&e, "node_xfs_read_calls_total", &d), 28.0);
+    assert_eq!(v(&e, "node_xfs_vnode_active_total", &d), 4.0);
+    assert_eq!(v(&e, "node_xfs_vnode_remove_total", &d), 18.0);
+    assert_eq!(e.samples("node_xfs_read_calls_total").len(), 1);
+}

@@ -42,6 +42,7 @@ pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
 pub mod watchdog;
+pub mod xfs;
 pub mod zfs;
 
 use sidewatch_common::cli::CollectorSpec;
@@ -94,6 +95,7 @@ pub const ALL: &[CollectorDecl<NodeConfig>] = &[
     uname::DECL,
     vmstat::DECL,
     watchdog::DECL,
+    xfs::DECL,
     zfs::DECL,
 ];
 
