@@ -75,6 +75,9 @@ pub struct Cli {
     pub tapestats: crate::collectors::tapestats::TapestatsArgs,
 
     #[command(flatten)]
+    pub ipvs: crate::collectors::ipvs::IpvsArgs,
+
+    #[command(flatten)]
     pub netclass: crate::collectors::netclass::NetclassArgs,
 
     #[command(flatten)]

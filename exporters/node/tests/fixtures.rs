@@ -1377,3 +1377,66 @@ fn xfs() {
     assert_eq!(v(&e, "node_xfs_vnode_remove_total", &d), 18.0);
     assert_eq!(e.samples("node_xfs_read_calls_total").len(), 1);
 }
+
+/// ipvs: hexadecimal totals; backends by service (v4, v6 and firewall-mark
+/// services), and summed when --collector.ipvs.backend-labels keeps fewer
+/// labels.
+#[test]
+fn ipvs() {
+    let e = scrape(&[]);
+    assert_eq!(v(&e, "node_ipvs_connections_total", &[]), 23_765_872.0);
+    assert_eq!(
+        v(&e, "node_ipvs_incoming_packets_total", &[]),
+        3_811_989_221.0
+    );
+    assert_eq!(
+        v(&e, "node_ipvs_incoming_bytes_total", &[]),
+        89_991_519_156_915.0
+    );
+    assert_eq!(v(&e, "node_ipvs_outgoing_bytes_total", &[]), 0.0);
+    let backend = [
+        ("local_address", "192.168.0.22"),
+        ("local_port", "3306"),
+        ("remote_address", "192.168.82.22"),
+        ("remote_port", "3306"),
+        ("proto", "TCP"),
+        ("local_mark", ""),
+    ];
+    assert_eq!(
+        v(&e, "node_ipvs_backend_connections_active", &backend),
+        248.0
+    );
+    assert_eq!(
+        v(&e, "node_ipvs_backend_connections_inactive", &backend),
+        2.0
+    );
+    assert_eq!(v(&e, "node_ipvs_backend_weight", &backend), 100.0);
+    let fwm = [
+        ("local_address", ""),
+        ("local_port", "0"),
+        ("remote_address", "192.168.49.32"),
+        ("remote_port", "3306"),
+        ("proto", "FWM"),
+        ("local_mark", "10001000"),
+    ];
+    assert_eq!(v(&e, "node_ipvs_backend_connections_inactive", &fwm), 2.0);
+    let v6 = [
+        ("local_address", "2620::1"),
+        ("local_port", "80"),
+        ("remote_address", "2620::2"),
+        ("remote_port", "80"),
+        ("proto", "TCP"),
+        ("local_mark", ""),
+    ];
+    assert_eq!(v(&e, "node_ipvs_backend_weight", &v6), 1.0);
+    assert_eq!(e.samples("node_ipvs_backend_weight").len(), 9);
+
+    let e = scrape(&["--collector.ipvs.backend-labels=local_address,local_port"]);
+    let service = [("local_address", "192.168.0.57"), ("local_port", "3306")];
+    assert_eq!(
+        v(&e, "node_ipvs_backend_connections_active", &service),
+        2997.0
+    );
+    assert_eq!(v(&e, "node_ipvs_backend_weight", &service), 200.0);
+    assert_eq!(e.samples("node_ipvs_backend_weight").len(), 4);
+}

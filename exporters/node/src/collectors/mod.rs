@@ -14,6 +14,7 @@ pub mod fibrechannel;
 pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
+pub mod ipvs;
 pub mod kernel_hung;
 pub mod loadavg;
 pub mod mdadm;
@@ -67,6 +68,7 @@ pub const ALL: &[CollectorDecl<NodeConfig>] = &[
     filefd::DECL,
     filesystem::DECL,
     hwmon::DECL,
+    ipvs::DECL,
     kernel_hung::DECL,
     loadavg::DECL,
     mdadm::DECL,
