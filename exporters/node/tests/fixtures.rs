@@ -1440,3 +1440,35 @@ fn ipvs() {
     assert_eq!(v(&e, "node_ipvs_backend_weight", &service), 200.0);
     assert_eq!(e.samples("node_ipvs_backend_weight").len(), 4);
 }
+
+/// infiniband: state numbers from `N: NAME`, the rate in bytes per second,
+/// data counters in 4-octet words.
+#[test]
+fn infiniband() {
+    let e = scrape(&[]);
+    let p = [("device", "mlx5_0"), ("port", "1")];
+    assert_eq!(v(&e, "node_infiniband_state_id", &p), 4.0);
+    assert_eq!(v(&e, "node_infiniband_physical_state_id", &p), 5.0);
+    assert_eq!(
+        v(&e, "node_infiniband_rate_bytes_per_second", &p),
+        12_500_000_000.0
+    );
+    assert_eq!(v(&e, "node_infiniband_link_error_recovery_total", &p), 2.0);
+    assert_eq!(
+        v(&e, "node_infiniband_port_data_received_bytes_total", &p),
+        8_884_894_436.0
+    );
+    assert_eq!(
+        v(&e, "node_infiniband_port_data_transmitted_bytes_total", &p),
+        106_036_453_180.0
+    );
+    assert_eq!(v(&e, "node_infiniband_port_errors_received_total", &p), 3.0);
+    assert_eq!(
+        v(&e, "node_infiniband_legacy_data_received_bytes_total", &p),
+        44.0
+    );
+    assert_eq!(
+        e.value("node_infiniband_port_discards_received_total", &p),
+        None
+    );
+}

@@ -14,6 +14,7 @@ pub mod fibrechannel;
 pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
+pub mod infiniband;
 pub mod ipvs;
 pub mod kernel_hung;
 pub mod loadavg;
@@ -68,6 +69,7 @@ pub const ALL: &[CollectorDecl<NodeConfig>] = &[
     filefd::DECL,
     filesystem::DECL,
     hwmon::DECL,
+    infiniband::DECL,
     ipvs::DECL,
     kernel_hung::DECL,
     loadavg::DECL,
