@@ -78,6 +78,9 @@ pub struct Cli {
     pub ipvs: crate::collectors::ipvs::IpvsArgs,
 
     #[command(flatten)]
+    pub bcache: crate::collectors::bcache::BcacheArgs,
+
+    #[command(flatten)]
     pub netclass: crate::collectors::netclass::NetclassArgs,
 
     #[command(flatten)]

@@ -1472,3 +1472,51 @@ fn infiniband() {
         None
     );
 }
+
+/// bcache: human sizes read back (powers of 1024), the writeback
+/// controller's lines, hit statistics per backing device, and
+/// priority_stats only with its flag.
+#[test]
+fn bcache() {
+    let e = scrape(&[]);
+    let uuid = "deaddd54-c735-46d5-868e-f331c5fd7c74";
+    let u = [("uuid", uuid)];
+    assert_eq!(v(&e, "node_bcache_cache_available_percent", &u), 100.0);
+    assert_eq!(v(&e, "node_bcache_active_journal_entries", &u), 5.0);
+    assert!(
+        (v(&e, "node_bcache_btree_read_average_duration_seconds", &u) - 0.001305).abs() < 1e-12
+    );
+    let b = [("uuid", uuid), ("backing_device", "bdev0")];
+    assert_eq!(v(&e, "node_bcache_dirty_data_bytes", &b), 4096.0);
+    assert_eq!(v(&e, "node_bcache_writeback_rate", &b), 1_153_433.0);
+    assert_eq!(
+        v(&e, "node_bcache_dirty_target_bytes", &b),
+        21_904_333_209.0
+    );
+    assert_eq!(
+        v(&e, "node_bcache_writeback_rate_proportinal_term", &b),
+        437_760.0
+    );
+    assert_eq!(
+        v(&e, "node_bcache_writeback_rate_integral_term", &b),
+        -808_960.0
+    );
+    assert_eq!(
+        v(&e, "node_bcache_bypassed_bytes_total", &b),
+        1_610_612_736.0
+    );
+    assert_eq!(v(&e, "node_bcache_cache_misses_total", &b), 1778.0);
+    assert_eq!(v(&e, "node_bcache_cache_readaheads_total", &b), 13.0);
+    let c = [("uuid", uuid), ("cache_device", "cache0")];
+    assert_eq!(v(&e, "node_bcache_metadata_written_bytes_total", &c), 512.0);
+    assert_eq!(
+        e.value("node_bcache_priority_stats_unused_percent", &c),
+        None
+    );
+    let e = scrape(&["--collector.bcache.priorityStats"]);
+    assert_eq!(v(&e, "node_bcache_priority_stats_unused_percent", &c), 99.0);
+    assert_eq!(
+        v(&e, "node_bcache_priority_stats_metadata_percent", &c),
+        0.0
+    );
+}

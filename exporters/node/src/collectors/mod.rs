@@ -1,6 +1,7 @@
 //! One module per collector, each declaring itself; [`ALL`] lists them.
 
 pub mod arp;
+pub mod bcache;
 pub mod bonding;
 pub mod btrfs;
 pub mod conntrack;
@@ -56,6 +57,7 @@ use crate::config::NodeConfig;
 /// itself (name, default, help, how to build it) in its own module.
 pub const ALL: &[CollectorDecl<NodeConfig>] = &[
     arp::DECL,
+    bcache::DECL,
     bonding::DECL,
     btrfs::DECL,
     conntrack::DECL,
