@@ -1520,3 +1520,87 @@ fn bcache() {
         0.0
     );
 }
+
+/// bcachefs: human sizes, compression per algorithm, errors, counters since
+/// filesystem creation, btree writes, and per device info, buckets, I/O done
+/// by operation and data type, and I/O errors since creation only.
+#[test]
+fn bcachefs() {
+    let e = scrape(&[]);
+    let uuid = "5b1c7bc0-6a0d-4a59-b1b3-3c6f3f2c8a11";
+    let u = [("uuid", uuid)];
+    assert_eq!(v(&e, "node_bcachefs_info", &u), 1.0);
+    assert_eq!(
+        v(&e, "node_bcachefs_btree_cache_size_bytes", &u),
+        13_107_200.0
+    );
+    let lz4 = [("uuid", uuid), ("algorithm", "lz4")];
+    assert_eq!(
+        v(&e, "node_bcachefs_compression_compressed_bytes", &lz4),
+        1_610_612_736.0
+    );
+    assert_eq!(
+        v(&e, "node_bcachefs_compression_uncompressed_bytes", &lz4),
+        3_221_225_472.0
+    );
+    assert_eq!(
+        v(
+            &e,
+            "node_bcachefs_errors_total",
+            &[("uuid", uuid), ("error_type", "btree_node_read_err")]
+        ),
+        2.0
+    );
+    assert_eq!(v(&e, "node_bcachefs_bucket_alloc_total", &u), 1228.0);
+    assert_eq!(v(&e, "node_bcachefs_io_read_total", &u), 7.0);
+    let initial = [("uuid", uuid), ("type", "initial")];
+    assert_eq!(v(&e, "node_bcachefs_btree_writes_total", &initial), 19.0);
+    assert_eq!(
+        v(&e, "node_bcachefs_btree_write_average_size_bytes", &initial),
+        2048.0
+    );
+    let d = [("uuid", uuid), ("device", "0")];
+    assert_eq!(
+        v(
+            &e,
+            "node_bcachefs_device_info",
+            &[
+                ("uuid", uuid),
+                ("device", "0"),
+                ("label", "ssd"),
+                ("state", "rw")
+            ]
+        ),
+        1.0
+    );
+    assert_eq!(
+        v(&e, "node_bcachefs_device_bucket_size_bytes", &d),
+        524_288.0
+    );
+    assert_eq!(v(&e, "node_bcachefs_device_buckets", &d), 262_144.0);
+    assert_eq!(v(&e, "node_bcachefs_device_durability", &d), 1.0);
+    let io = |op: &'static str, t: &'static str| {
+        v(
+            &e,
+            "node_bcachefs_device_io_done_bytes_total",
+            &[
+                ("uuid", uuid),
+                ("device", "0"),
+                ("operation", op),
+                ("data_type", t),
+            ],
+        )
+    };
+    assert_eq!(io("read", "btree"), 1_048_576.0);
+    assert_eq!(io("write", "user"), 20_971_520.0);
+    let err = |t: &'static str| {
+        v(
+            &e,
+            "node_bcachefs_device_io_errors_total",
+            &[("uuid", uuid), ("device", "0"), ("type", t)],
+        )
+    };
+    assert_eq!(err("read"), 1.0);
+    assert_eq!(err("checksum"), 2.0);
+    assert_eq!(e.samples("node_bcachefs_device_io_errors_total").len(), 3);
+}

@@ -2,6 +2,7 @@
 
 pub mod arp;
 pub mod bcache;
+pub mod bcachefs;
 pub mod bonding;
 pub mod btrfs;
 pub mod conntrack;
@@ -58,6 +59,7 @@ use crate::config::NodeConfig;
 pub const ALL: &[CollectorDecl<NodeConfig>] = &[
     arp::DECL,
     bcache::DECL,
+    bcachefs::DECL,
     bonding::DECL,
     btrfs::DECL,
     conntrack::DECL,
