@@ -20,7 +20,7 @@ struct Host {
 fn host() -> Host {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
-    for sub in ["proc/net", "proc/sys/fs", "proc/pressure", "proc/1", "sys"] {
+    for sub in ["proc/net/rpc", "proc/sys/fs", "proc/pressure", "proc/1", "sys"] {
         std::fs::create_dir_all(root.join(sub)).expect("mkdir");
     }
     let arg = |flag: &str, sub: &str| format!("--{flag}={}", root.join(sub).display());
@@ -92,6 +92,29 @@ fn host() -> Host {
                 c.filesystem.mount_points_exclude.clone(),
                 c.filesystem.fs_types_exclude.clone(),
                 c.filesystem.mount_timeout,
+            )),
+        ),
+        (
+            vec!["mdstat"],
+            Box::new(mdadm::MdadmCollector::new(p.clone())),
+        ),
+        (
+            vec!["schedstat"],
+            Box::new(schedstat::SchedstatCollector::new(p.clone())),
+        ),
+        (
+            vec!["net/rpc/nfs"],
+            Box::new(nfs::NfsCollector::new(p.clone())),
+        ),
+        (
+            vec!["net/rpc/nfsd"],
+            Box::new(nfsd::NfsdCollector::new(p.clone())),
+        ),
+        (
+            vec!["net/ip_vs_stats", "net/ip_vs"],
+            Box::new(ipvs::IpvsCollector::new(
+                p.clone(),
+                c.ipvs.backend_labels.0.clone(),
             )),
         ),
     ];

@@ -72,6 +72,12 @@ pub struct IpvsCollector {
     labels: Vec<&'static str>,
 }
 
+impl IpvsCollector {
+    pub fn new(paths: Arc<HostPaths>, labels: Vec<&'static str>) -> Self {
+        Self { paths, labels }
+    }
+}
+
 fn hex(s: &str) -> Result<u64, CollectError> {
     u64::from_str_radix(s, 16)
         .map_err(|_| CollectError::parse(format!("ip_vs: {s:?} is not hexadecimal")))

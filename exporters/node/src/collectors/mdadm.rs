@@ -21,6 +21,12 @@ pub struct MdadmCollector {
     paths: Arc<HostPaths>,
 }
 
+impl MdadmCollector {
+    pub fn new(paths: Arc<HostPaths>) -> Self {
+        Self { paths }
+    }
+}
+
 /// One array as /proc/mdstat describes it.
 #[derive(Debug, PartialEq)]
 pub struct Array {

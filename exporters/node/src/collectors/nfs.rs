@@ -23,6 +23,12 @@ pub struct NfsCollector {
     paths: Arc<HostPaths>,
 }
 
+impl NfsCollector {
+    pub fn new(paths: Arc<HostPaths>) -> Self {
+        Self { paths }
+    }
+}
+
 pub const V2: &[&str] = &[
     "Null", "GetAttr", "SetAttr", "Root", "Lookup", "ReadLink", "Read", "WrCache", "Write",
     "Create", "Remove", "Rename", "Link", "SymLink", "MkDir", "RmDir", "ReadDir", "FsStat",

@@ -23,6 +23,12 @@ pub struct NfsdCollector {
     paths: Arc<HostPaths>,
 }
 
+impl NfsdCollector {
+    pub fn new(paths: Arc<HostPaths>) -> Self {
+        Self { paths }
+    }
+}
+
 /// The v4 operations reported, with their operation numbers (RFC 7530).
 const V4_OPS: &[(&str, usize)] = &[
     ("Access", 3),

@@ -24,6 +24,12 @@ pub struct SchedstatCollector {
     paths: Arc<HostPaths>,
 }
 
+impl SchedstatCollector {
+    pub fn new(paths: Arc<HostPaths>) -> Self {
+        Self { paths }
+    }
+}
+
 impl BlockingCollector for SchedstatCollector {
     fn name(&self) -> &'static str {
         "schedstat"
