@@ -117,6 +117,17 @@ pub fn command() -> clap::Command {
     cli::add_collector_flags(cmd, &collectors::specs())
 }
 
+/// node_exporter's flags sidewatch-node does not take, and why.
+const SYSTEMD: &str = "the systemd collector needs the host's D-Bus socket and is not implemented (docs/node.md); a textfile job can publish failed units";
+pub const REFUSED_FLAGS: &[cli::RefusedFlag] = &[
+    ("collector.systemd", SYSTEMD),
+    ("collector.systemd.unit-include", SYSTEMD),
+    ("collector.systemd.unit-exclude", SYSTEMD),
+    ("collector.systemd.enable-task-metrics", SYSTEMD),
+    ("collector.systemd.enable-restarts-metrics", SYSTEMD),
+    ("collector.systemd.enable-start-time-metrics", SYSTEMD),
+];
+
 /// Everything sidewatch-node needs to run, validated.
 pub struct NodeConfig {
     pub cli: Cli,
@@ -133,6 +144,13 @@ impl NodeConfig {
     {
         let cmd = command();
         cli::check_collector_env(&cmd, std::env::vars().map(|(k, _)| k))?;
+        let args: Vec<std::ffi::OsString> = args
+            .into_iter()
+            .map(Into::into)
+            // Turning off what sidewatch never runs is a no-op.
+            .filter(|a| a != "--no-collector.systemd")
+            .collect();
+        cli::refuse_peer_flags(&args, REFUSED_FLAGS)?;
         let matches = cli::get_matches(cmd, args)?;
         let cli = Cli::from_arg_matches(&matches)?;
         let collectors = cli::enabled_collectors(&matches, &collectors::specs());

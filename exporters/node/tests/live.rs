@@ -524,3 +524,29 @@ fn healthcheck_subcommand_follows_the_process() {
     assert!(String::from_utf8_lossy(&stopped.stderr).contains("unhealthy"));
     assert!(check().status.success());
 }
+
+/// node_exporter's systemd flags: refused in one line with the reason (it
+/// is not implemented); turning it off is accepted, since it never runs.
+#[test]
+fn systemd_flags_are_refused_with_the_reason() {
+    for flag in ["--collector.systemd", "--collector.systemd.unit-include=.+"] {
+        let out = Command::new(BIN)
+            .args([flag, "--config.check"])
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("D-Bus"), "{stderr}");
+    }
+    let off = Command::new(BIN)
+        .args(["--no-collector.systemd", "--config.check"])
+        .output()
+        .expect("run");
+    assert_eq!(
+        off.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&off.stderr)
+    );
+}
