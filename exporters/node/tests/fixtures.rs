@@ -939,6 +939,32 @@ fn cpufreq() {
     assert_eq!(gov("0", "performance"), 0.0);
     assert_eq!(gov("1", "performance"), 1.0);
     assert_eq!(e.samples("node_cpu_scaling_governor").len(), 4);
+
+    // With --collector.cpu.info, node_cpu_frequency_hertz is the cpu
+    // collector's (from /proc/cpuinfo): one family, one label set.
+    let text = {
+        let f = fixtures();
+        let args = vec![
+            "sidewatch-node".to_owned(),
+            format!("--path.procfs={}", f.join("proc").display()),
+            format!("--path.sysfs={}", f.join("sys").display()),
+            format!("--path.rootfs={}", f.join("root").display()),
+            "--collector.cpu.info".to_owned(),
+        ];
+        let config = NodeConfig::from_args(args).unwrap_or_else(|_| panic!("config"));
+        let engine = sidewatch_node::build_engine(&config);
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        encode_text(&Arc::new(
+            runtime.block_on(engine.collect(Duration::from_secs(10))),
+        ))
+    };
+    assert_eq!(text.matches("# TYPE node_cpu_frequency_hertz ").count(), 1);
+    let e = Exposition::parse(&text);
+    assert!(!e.samples("node_cpu_frequency_hertz").is_empty());
+    for (labels, _) in e.samples("node_cpu_frequency_hertz") {
+        assert!(labels.contains_key("package"), "{labels:?}");
+    }
+    assert!(!e.samples("node_cpu_scaling_frequency_hertz").is_empty());
 }
 
 /// mdadm: a mirror with a bitmap, a degraded RAID 5 recovering with a spare

@@ -16,12 +16,17 @@ pub const DECL: CollectorDecl<NodeConfig> = CollectorDecl::on(
     |c| {
         Arc::new(Blocking::new(CpufreqCollector {
             paths: c.paths.clone(),
+            // With --collector.cpu.info the cpu collector names
+            // node_cpu_frequency_hertz (from /proc/cpuinfo, other labels):
+            // one family of a name, so cpufreq leaves cpuinfo_cur_freq out.
+            current_from_cpuinfo: c.cli.cpu.info,
         }))
     },
 );
 
 pub struct CpufreqCollector {
     paths: Arc<HostPaths>,
+    current_from_cpuinfo: bool,
 }
 
 /// (file, metric, help); the cpuinfo_* files are the hardware's, the
@@ -104,6 +109,9 @@ impl BlockingCollector for CpufreqCollector {
             }
         }
         out.push(governor);
+        if self.current_from_cpuinfo {
+            out.retain(|f| f.name != "node_cpu_frequency_hertz");
+        }
         Ok(out)
     }
 }
