@@ -158,6 +158,20 @@ impl FamilySet {
         &mut self.families[i]
     }
 
+    /// Adds one sample to the family `name`, created with `help` and
+    /// `kind` on first use.
+    pub fn add(
+        &mut self,
+        name: impl AsRef<str>,
+        help: impl AsRef<str>,
+        kind: MetricKind,
+        labels: &[(&'static str, &str)],
+        value: f64,
+    ) {
+        self.family(name.as_ref(), help.as_ref(), kind)
+            .add(labels, value);
+    }
+
     pub fn push(&mut self, family: Family) {
         match self.index.get(&family.name) {
             Some(&i) => self.families[i].samples.extend(family.samples),

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::metrics::MetricKind;
-use sidewatch_common::{Blocking, BlockingCollector, CollectResult, Family};
+use sidewatch_common::metrics::{FamilySet, MetricKind};
+use sidewatch_common::{Blocking, BlockingCollector, CollectResult};
 
 use crate::config::NodeConfig;
 use crate::paths::{attr, entries, HostPaths};
@@ -60,29 +60,12 @@ pub fn dehumanize(text: &str) -> Option<f64> {
     Some((value * scale).trunc())
 }
 
-#[derive(Default)]
-struct Out(BTreeMap<String, Family>);
-
-impl Out {
-    fn add(
-        &mut self,
-        name: &str,
-        help: &str,
-        kind: MetricKind,
-        labels: &[(&'static str, &str)],
-        v: Option<f64>,
-    ) {
-        let name = format!("node_bcache_{name}");
-        let family = self
-            .0
-            .entry(name.clone())
-            .or_insert_with(|| Family::new(name, help, kind));
-        family.add(labels, v.unwrap_or(0.0));
-    }
-}
-
-fn value(dir: &Path, file: &str) -> Option<f64> {
-    attr(dir, file).as_deref().and_then(dehumanize)
+/// A file's value, 0 when absent or unreadable (as the peer reports it).
+fn value(dir: &Path, file: &str) -> f64 {
+    attr(dir, file)
+        .as_deref()
+        .and_then(dehumanize)
+        .unwrap_or(0.0)
 }
 
 /// `key: value` lines (writeback_rate_debug, priority_stats).
@@ -103,37 +86,37 @@ fn key_values(dir: &Path, file: &str) -> BTreeMap<String, String> {
 const PERIOD: &[(&str, &str, &str)] = &[
     (
         "bypassed",
-        "bypassed_bytes_total",
+        "node_bcache_bypassed_bytes_total",
         "Amount of IO (both reads and writes) that has bypassed the cache.",
     ),
     (
         "cache_hits",
-        "cache_hits_total",
+        "node_bcache_cache_hits_total",
         "Hits counted per individual IO as bcache sees them.",
     ),
     (
         "cache_misses",
-        "cache_misses_total",
+        "node_bcache_cache_misses_total",
         "Misses counted per individual IO as bcache sees them.",
     ),
     (
         "cache_bypass_hits",
-        "cache_bypass_hits_total",
+        "node_bcache_cache_bypass_hits_total",
         "Hits for IO intended to skip the cache.",
     ),
     (
         "cache_bypass_misses",
-        "cache_bypass_misses_total",
+        "node_bcache_cache_bypass_misses_total",
         "Misses for IO intended to skip the cache.",
     ),
     (
         "cache_miss_collisions",
-        "cache_miss_collisions_total",
+        "node_bcache_cache_miss_collisions_total",
         "Instances where data insertion from cache miss raced with write (data already present).",
     ),
     (
         "cache_readaheads",
-        "cache_readaheads_total",
+        "node_bcache_cache_readaheads_total",
         "Count of times readahead occurred.",
     ),
 ];
@@ -145,7 +128,7 @@ impl BlockingCollector for BcacheCollector {
 
     fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let (g, c) = (MetricKind::Gauge, MetricKind::Counter);
-        let mut out = Out::default();
+        let mut out = FamilySet::default();
         for (uuid, dir) in entries(&self.paths.sys("fs/bcache"), "") {
             // register, register_quiet, pendings_cleanup are files.
             if !dir.is_dir() {
@@ -153,30 +136,36 @@ impl BlockingCollector for BcacheCollector {
             }
             let u = [("uuid", uuid.as_str())];
             out.add(
-                "average_key_size_sectors",
+                "node_bcache_average_key_size_sectors",
                 "Average data per key in the btree (sectors).",
                 g,
                 &u,
                 value(&dir, "average_key_size"),
             );
             out.add(
-                "btree_cache_size_bytes",
+                "node_bcache_btree_cache_size_bytes",
                 "Amount of memory currently used by the btree cache.",
                 g,
                 &u,
                 value(&dir, "btree_cache_size"),
             );
-            out.add("cache_available_percent", "Percentage of cache device without dirty data, usable for writeback (may contain clean cached data).", g, &u, value(&dir, "cache_available_percent"));
-            out.add("congested", "Congestion.", g, &u, value(&dir, "congested"));
+            out.add("node_bcache_cache_available_percent", "Percentage of cache device without dirty data, usable for writeback (may contain clean cached data).", g, &u, value(&dir, "cache_available_percent"));
             out.add(
-                "root_usage_percent",
+                "node_bcache_congested",
+                "Congestion.",
+                g,
+                &u,
+                value(&dir, "congested"),
+            );
+            out.add(
+                "node_bcache_root_usage_percent",
                 "Percentage of the root btree node in use (tree depth increases if too high).",
                 g,
                 &u,
                 value(&dir, "root_usage_percent"),
             );
             out.add(
-                "tree_depth",
+                "node_bcache_tree_depth",
                 "Depth of the btree.",
                 g,
                 &u,
@@ -184,68 +173,68 @@ impl BlockingCollector for BcacheCollector {
             );
             let internal = dir.join("internal");
             out.add(
-                "active_journal_entries",
+                "node_bcache_active_journal_entries",
                 "Number of journal entries that are newer than the index.",
                 g,
                 &u,
                 value(&internal, "active_journal_entries"),
             );
             out.add(
-                "btree_nodes",
+                "node_bcache_btree_nodes",
                 "Total nodes in the btree.",
                 g,
                 &u,
                 value(&internal, "btree_nodes"),
             );
             out.add(
-                "btree_read_average_duration_seconds",
+                "node_bcache_btree_read_average_duration_seconds",
                 "Average btree read duration.",
                 g,
                 &u,
-                value(&internal, "btree_read_average_duration_us").map(|us| us * 1e-6),
+                value(&internal, "btree_read_average_duration_us") * 1e-6,
             );
-            out.add("cache_read_races_total", "Counts instances where while data was being read from the cache, the bucket was reused and invalidated - i.e. where the pointer was stale after the read completed.", c, &u, value(&internal, "cache_read_races"));
+            out.add("node_bcache_cache_read_races_total", "Counts instances where while data was being read from the cache, the bucket was reused and invalidated - i.e. where the pointer was stale after the read completed.", c, &u, value(&internal, "cache_read_races"));
             for (bdev, bdir) in entries(&dir, "bdev") {
                 let l = [("backing_device", bdev.as_str()), ("uuid", uuid.as_str())];
                 out.add(
-                    "dirty_data_bytes",
+                    "node_bcache_dirty_data_bytes",
                     "Amount of dirty data for this backing device in the cache.",
                     g,
                     &l,
                     value(&bdir, "dirty_data"),
                 );
                 let wb = key_values(&bdir, "writeback_rate_debug");
-                let w = |k: &str| wb.get(k).and_then(|v| dehumanize(v));
+                let w = |k: &str| wb.get(k).and_then(|v| dehumanize(v)).unwrap_or(0.0);
                 out.add(
-                    "dirty_target_bytes",
+                    "node_bcache_dirty_target_bytes",
                     "Current dirty data target threshold in bytes.",
                     g,
                     &l,
                     w("target"),
                 );
                 out.add(
-                    "writeback_rate",
+                    "node_bcache_writeback_rate",
                     "Current writeback rate in bytes.",
                     g,
                     &l,
                     w("rate"),
                 );
                 out.add(
-                    "writeback_rate_proportinal_term",
+                    "node_bcache_writeback_rate_proportinal_term",
                     "Current result of proportional controller, part of writeback rate",
                     g,
                     &l,
                     w("proportional"),
                 );
                 out.add(
-                    "writeback_rate_integral_term",
+                    "node_bcache_writeback_rate_integral_term",
                     "Current result of integral controller, part of writeback rate",
                     g,
                     &l,
                     w("integral"),
                 );
                 out.add(
-                    "writeback_change",
+                    "node_bcache_writeback_change",
                     "Last writeback rate change.",
                     g,
                     &l,
@@ -262,21 +251,21 @@ impl BlockingCollector for BcacheCollector {
                 }
                 let l = [("cache_device", cache.as_str()), ("uuid", uuid.as_str())];
                 out.add(
-                    "io_errors",
+                    "node_bcache_io_errors",
                     "Number of errors that have occurred, decayed by io_error_halflife.",
                     g,
                     &l,
                     value(&cdir, "io_errors"),
                 );
                 out.add(
-                    "metadata_written_bytes_total",
+                    "node_bcache_metadata_written_bytes_total",
                     "Sum of all non data writes (btree writes and all other metadata).",
                     c,
                     &l,
                     value(&cdir, "metadata_written"),
                 );
                 out.add(
-                    "written_bytes_total",
+                    "node_bcache_written_bytes_total",
                     "Sum of all data that has been written to the cache.",
                     c,
                     &l,
@@ -287,16 +276,17 @@ impl BlockingCollector for BcacheCollector {
                     let pct = |k: &str| {
                         p.get(k)
                             .and_then(|v| v.trim_end_matches('%').trim().parse::<f64>().ok())
+                            .unwrap_or(0.0)
                     };
                     out.add(
-                        "priority_stats_unused_percent",
+                        "node_bcache_priority_stats_unused_percent",
                         "The percentage of the cache that doesn't contain any data.",
                         g,
                         &l,
                         pct("Unused"),
                     );
                     out.add(
-                        "priority_stats_metadata_percent",
+                        "node_bcache_priority_stats_metadata_percent",
                         "Bcache's metadata overhead.",
                         g,
                         &l,
@@ -305,7 +295,7 @@ impl BlockingCollector for BcacheCollector {
                 }
             }
         }
-        Ok(out.0.into_values().collect())
+        Ok(out.into_families())
     }
 }
 

@@ -2,13 +2,12 @@
 //! compression by algorithm, error and event counters, btree writes, and
 //! per device buckets, durability, I/O done and I/O errors.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::metrics::MetricKind;
-use sidewatch_common::{Blocking, BlockingCollector, CollectError, CollectResult, Family};
+use sidewatch_common::metrics::{FamilySet, MetricKind};
+use sidewatch_common::{Blocking, BlockingCollector, CollectError, CollectResult};
 
 use crate::config::NodeConfig;
 use crate::paths::{attr, entries, HostPaths};
@@ -64,26 +63,6 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
-#[derive(Default)]
-struct Out(BTreeMap<String, Family>);
-
-impl Out {
-    fn add(
-        &mut self,
-        name: &str,
-        help: &str,
-        kind: MetricKind,
-        labels: &[(&'static str, &str)],
-        v: f64,
-    ) {
-        let name = format!("node_bcachefs_{name}");
-        self.0
-            .entry(name.clone())
-            .or_insert_with(|| Family::new(name, help, kind))
-            .add(labels, v);
-    }
-}
-
 impl BlockingCollector for BcachefsCollector {
     fn name(&self) -> &'static str {
         "bcachefs"
@@ -91,19 +70,25 @@ impl BlockingCollector for BcachefsCollector {
 
     fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let (g, c) = (MetricKind::Gauge, MetricKind::Counter);
-        let mut out = Out::default();
+        let mut out = FamilySet::default();
         for (uuid, dir) in entries(&self.paths.sys("fs/bcachefs"), "") {
             if !dir.is_dir() {
                 continue;
             }
             let u = uuid.as_str();
-            out.add("info", "Filesystem information.", g, &[("uuid", u)], 1.0);
+            out.add(
+                "node_bcachefs_info",
+                "Filesystem information.",
+                g,
+                &[("uuid", u)],
+                1.0,
+            );
             let cache = match attr(&dir, "btree_cache_size") {
                 Some(v) if !v.is_empty() => human_bytes(&v)?,
                 _ => 0.0,
             };
             out.add(
-                "btree_cache_size_bytes",
+                "node_bcachefs_btree_cache_size_bytes",
                 "Btree cache memory usage in bytes.",
                 g,
                 &[("uuid", u)],
@@ -118,14 +103,14 @@ impl BlockingCollector for BcachefsCollector {
                     };
                     let l = [("algorithm", algorithm.trim_end_matches(':')), ("uuid", u)];
                     out.add(
-                        "compression_compressed_bytes",
+                        "node_bcachefs_compression_compressed_bytes",
                         "Compressed size by algorithm.",
                         g,
                         &l,
                         human_bytes(compressed)?,
                     );
                     out.add(
-                        "compression_uncompressed_bytes",
+                        "node_bcachefs_compression_uncompressed_bytes",
                         "Uncompressed size by algorithm.",
                         g,
                         &l,
@@ -139,7 +124,7 @@ impl BlockingCollector for BcachefsCollector {
                     let f: Vec<&str> = line.split_ascii_whitespace().collect();
                     let [kind, n, ..] = f[..] else { continue };
                     out.add(
-                        "errors_total",
+                        "node_bcachefs_errors_total",
                         "Error count by error type.",
                         c,
                         &[("error_type", kind), ("uuid", u)],
@@ -157,8 +142,8 @@ impl BlockingCollector for BcachefsCollector {
                     continue;
                 };
                 out.add(
-                    &format!("{}_total", sanitize(&name)),
-                    &format!("Bcachefs counter {name} since filesystem creation."),
+                    format!("node_bcachefs_{}_total", sanitize(&name)),
+                    format!("Bcachefs counter {name} since filesystem creation."),
                     c,
                     &[("uuid", u)],
                     human_bytes(total)?,
@@ -171,14 +156,14 @@ impl BlockingCollector for BcachefsCollector {
                     let [kind, n, size, ..] = f[..] else { continue };
                     let l = [("type", kind.trim_end_matches(':')), ("uuid", u)];
                     out.add(
-                        "btree_writes_total",
+                        "node_bcachefs_btree_writes_total",
                         "Number of btree writes by type.",
                         c,
                         &l,
                         count(n)?,
                     );
                     out.add(
-                        "btree_write_average_size_bytes",
+                        "node_bcachefs_btree_write_average_size_bytes",
                         "Average btree write size by type.",
                         g,
                         &l,
@@ -194,7 +179,7 @@ impl BlockingCollector for BcachefsCollector {
                 let label = attr(&ddir, "label").unwrap_or_default();
                 let state = attr(&ddir, "state").unwrap_or_default();
                 out.add(
-                    "device_info",
+                    "node_bcachefs_device_info",
                     "Device information.",
                     g,
                     &[
@@ -211,7 +196,7 @@ impl BlockingCollector for BcachefsCollector {
                     _ => 0.0,
                 };
                 out.add(
-                    "device_bucket_size_bytes",
+                    "node_bcachefs_device_bucket_size_bytes",
                     "Bucket size in bytes.",
                     g,
                     &l,
@@ -224,14 +209,14 @@ impl BlockingCollector for BcachefsCollector {
                         .map(|v| v.unwrap_or(0.0))
                 };
                 out.add(
-                    "device_buckets",
+                    "node_bcachefs_device_buckets",
                     "Total number of buckets.",
                     g,
                     &l,
                     num("nbuckets")?,
                 );
                 out.add(
-                    "device_durability",
+                    "node_bcachefs_device_durability",
                     "Device durability setting.",
                     g,
                     &l,
@@ -255,7 +240,7 @@ impl BlockingCollector for BcachefsCollector {
                             ("uuid", u),
                         ];
                         out.add(
-                            "device_io_done_bytes_total",
+                            "node_bcachefs_device_io_done_bytes_total",
                             "IO bytes by operation type and data type.",
                             c,
                             &l,
@@ -278,7 +263,7 @@ impl BlockingCollector for BcachefsCollector {
                             continue;
                         };
                         out.add(
-                            "device_io_errors_total",
+                            "node_bcachefs_device_io_errors_total",
                             "IO errors by error type.",
                             c,
                             &[("device", dev), ("type", kind.trim()), ("uuid", u)],
@@ -288,6 +273,6 @@ impl BlockingCollector for BcachefsCollector {
                 }
             }
         }
-        Ok(out.0.into_values().collect())
+        Ok(out.into_families())
     }
 }

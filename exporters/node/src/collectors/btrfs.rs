@@ -11,8 +11,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::metrics::MetricKind;
-use sidewatch_common::{Blocking, BlockingCollector, CollectResult, Family};
+use sidewatch_common::metrics::{FamilySet, MetricKind};
+use sidewatch_common::{Blocking, BlockingCollector, CollectResult};
 
 use crate::config::NodeConfig;
 use crate::paths::{attr, attr_number, entries, HostPaths};
@@ -42,26 +42,6 @@ fn ratio(profile: &str, devices: f64) -> f64 {
     }
 }
 
-#[derive(Default)]
-struct Out(BTreeMap<String, Family>);
-
-impl Out {
-    fn add(
-        &mut self,
-        name: &str,
-        help: &str,
-        kind: MetricKind,
-        labels: &[(&'static str, &str)],
-        v: f64,
-    ) {
-        let name = format!("node_btrfs_{name}");
-        self.0
-            .entry(name.clone())
-            .or_insert_with(|| Family::new(name, help, kind))
-            .add(labels, v);
-    }
-}
-
 /// `key value` lines (commit_stats).
 fn key_values(dir: &Path, file: &str) -> BTreeMap<String, f64> {
     std::fs::read_to_string(dir.join(file))
@@ -83,7 +63,7 @@ impl BlockingCollector for BtrfsCollector {
 
     fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let g = MetricKind::Gauge;
-        let mut out = Out::default();
+        let mut out = FamilySet::default();
         for (uuid, dir) in entries(&self.paths.sys("fs/btrfs"), "") {
             // features/ is not a filesystem; a filesystem has a label file.
             let Some(label) = attr(&dir, "label") else {
@@ -91,7 +71,7 @@ impl BlockingCollector for BtrfsCollector {
             };
             let u = uuid.as_str();
             out.add(
-                "info",
+                "node_btrfs_info",
                 "Filesystem information",
                 g,
                 &[("label", &label), ("uuid", u)],
@@ -100,7 +80,7 @@ impl BlockingCollector for BtrfsCollector {
             let alloc = dir.join("allocation");
             let rsv = attr_number(&alloc, "global_rsv_size").unwrap_or(0.0);
             out.add(
-                "global_rsv_size_bytes",
+                "node_btrfs_global_rsv_size_bytes",
                 "Size of global reserve.",
                 g,
                 &[("uuid", u)],
@@ -109,28 +89,28 @@ impl BlockingCollector for BtrfsCollector {
             let commits = key_values(&dir, "commit_stats");
             let c = |k: &str| commits.get(k).copied().unwrap_or(0.0);
             out.add(
-                "commits_total",
+                "node_btrfs_commits_total",
                 "The total number of commits that have occurred.",
                 MetricKind::Counter,
                 &[("uuid", u)],
                 c("commits"),
             );
             out.add(
-                "last_commit_seconds",
+                "node_btrfs_last_commit_seconds",
                 "Duration of the most recent commit, in seconds.",
                 g,
                 &[("uuid", u)],
                 c("last_commit_ms") / 1000.0,
             );
             out.add(
-                "max_commit_seconds",
+                "node_btrfs_max_commit_seconds",
                 "Duration of the slowest commit, in seconds.",
                 g,
                 &[("uuid", u)],
                 c("max_commit_ms") / 1000.0,
             );
             out.add(
-                "commit_seconds_total",
+                "node_btrfs_commit_seconds_total",
                 "Sum of the duration of all commits, in seconds.",
                 MetricKind::Counter,
                 &[("uuid", u)],
@@ -145,7 +125,7 @@ impl BlockingCollector for BtrfsCollector {
                 }
                 let reserved = attr_number(&kdir, "bytes_reserved").unwrap_or(0.0);
                 out.add(
-                    "reserved_bytes",
+                    "node_btrfs_reserved_bytes",
                     "Amount of space reserved for a data type",
                     g,
                     &[("block_group_type", kind), ("uuid", u)],
@@ -163,21 +143,21 @@ impl BlockingCollector for BtrfsCollector {
                     let used = attr_number(&pdir, "used_bytes").unwrap_or(0.0);
                     let total = attr_number(&pdir, "total_bytes").unwrap_or(0.0);
                     out.add(
-                        "used_bytes",
+                        "node_btrfs_used_bytes",
                         "Amount of used space by a layout/data type",
                         g,
                         &l,
                         used,
                     );
                     out.add(
-                        "size_bytes",
+                        "node_btrfs_size_bytes",
                         "Amount of space allocated for a layout/data type",
                         g,
                         &l,
                         total,
                     );
                     out.add(
-                        "allocation_ratio",
+                        "node_btrfs_allocation_ratio",
                         "Data allocation ratio for a layout/data type",
                         g,
                         &l,
@@ -189,7 +169,7 @@ impl BlockingCollector for BtrfsCollector {
                 // The block device's size, in 512-byte sectors.
                 let sectors = attr_number(ddir, "size").unwrap_or(0.0);
                 out.add(
-                    "device_size_bytes",
+                    "node_btrfs_device_size_bytes",
                     "Size of a device that is part of the filesystem.",
                     g,
                     &[("device", name), ("uuid", u)],
@@ -197,6 +177,6 @@ impl BlockingCollector for BtrfsCollector {
                 );
             }
         }
-        Ok(out.0.into_values().collect())
+        Ok(out.into_families())
     }
 }

@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use regex::Regex;
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::metrics::MetricKind;
-use sidewatch_common::{Blocking, BlockingCollector, CollectResult, Family};
+use sidewatch_common::metrics::{FamilySet, MetricKind};
+use sidewatch_common::{Blocking, BlockingCollector, CollectResult};
 
 use crate::config::NodeConfig;
 use crate::paths::{attr, entries, HostPaths};
@@ -181,33 +181,19 @@ fn chip_name(dir: &Path) -> Option<String> {
 }
 
 /// Families by name, each created with the help of its first sample.
-#[derive(Default)]
-struct Out(BTreeMap<String, Family>);
-
-impl Out {
-    fn add(
-        &mut self,
-        name: String,
-        help: String,
-        kind: MetricKind,
-        labels: &[(&'static str, &str)],
-        v: f64,
-    ) {
-        self.0
-            .entry(name.clone())
-            .or_insert_with(|| Family::new(name, help, kind))
-            .add(labels, v);
-    }
-}
-
-fn sensor_families(out: &mut Out, chip: &str, sensor: &str, props: &BTreeMap<String, String>) {
+fn sensor_families(
+    out: &mut FamilySet,
+    chip: &str,
+    sensor: &str,
+    props: &BTreeMap<String, String>,
+) {
     let kind = sensor.trim_end_matches(|c: char| c.is_ascii_digit());
     let labels = [("chip", chip), ("sensor", sensor)];
     let gauge = MetricKind::Gauge;
     if let Some(label) = props.get("label") {
         out.add(
-            "node_hwmon_sensor_label".into(),
-            "Label for given chip and sensor".into(),
+            "node_hwmon_sensor_label",
+            "Label for given chip and sensor",
             gauge,
             &[("chip", chip), ("label", label), ("sensor", sensor)],
             1.0,
@@ -222,8 +208,8 @@ fn sensor_families(out: &mut Out, chip: &str, sensor: &str, props: &BTreeMap<Str
                 0.0
             };
             out.add(
-                "node_hwmon_beep_enabled".into(),
-                "Hardware beep enabled".into(),
+                "node_hwmon_beep_enabled",
+                "Hardware beep enabled",
                 gauge,
                 &labels,
                 on,
@@ -233,8 +219,8 @@ fn sensor_families(out: &mut Out, chip: &str, sensor: &str, props: &BTreeMap<Str
         "vrm" => {
             if let Some(v) = bare.and_then(|v| v.parse::<f64>().ok()) {
                 out.add(
-                    "node_hwmon_voltage_regulator_version".into(),
-                    "Hardware voltage regulator".into(),
+                    "node_hwmon_voltage_regulator_version",
+                    "Hardware voltage regulator",
                     gauge,
                     &labels,
                     v,
@@ -245,8 +231,8 @@ fn sensor_families(out: &mut Out, chip: &str, sensor: &str, props: &BTreeMap<Str
         "update_interval" => {
             if let Some(v) = bare.and_then(|v| v.parse::<f64>().ok()) {
                 out.add(
-                    "node_hwmon_update_interval_seconds".into(),
-                    "Hardware monitor update interval".into(),
+                    "node_hwmon_update_interval_seconds",
+                    "Hardware monitor update interval",
                     gauge,
                     &labels,
                     v * 0.001,
@@ -272,7 +258,7 @@ fn sensor_families(out: &mut Out, chip: &str, sensor: &str, props: &BTreeMap<Str
         let e = element.as_str();
         let (name, help, value, mkind) = match (kind, e) {
             (_, "fault" | "alarm") => (name, format!("Hardware sensor {e} status ({kind})"), v, gauge),
-            (_, "beep") => (format!("{name}_enabled"), "Hardware monitor sensor has beeping enabled".into(), v, gauge),
+            (_, "beep") => (format!("{name}_enabled"), "Hardware monitor sensor has beeping enabled".to_owned(), v, gauge),
             ("in" | "cpu", _) => (format!("{name}_volts"), format!("Hardware monitor for voltage ({e})"), v * 0.001, gauge),
             ("temp", t) if t != "type" => {
                 let e = if e.is_empty() { "input" } else { e };
@@ -280,7 +266,7 @@ fn sensor_families(out: &mut Out, chip: &str, sensor: &str, props: &BTreeMap<Str
             }
             ("curr", _) => (format!("{name}_amps"), format!("Hardware monitor for current ({e})"), v * 0.001, gauge),
             ("energy", _) => (format!("{name}_joule_total"), format!("Hardware monitor for joules used so far ({e})"), v / 1e6, MetricKind::Counter),
-            ("power", "accuracy") => (name, "Hardware monitor power meter accuracy, as a ratio".into(), v / 1e6, gauge),
+            ("power", "accuracy") => (name, "Hardware monitor power meter accuracy, as a ratio".to_owned(), v / 1e6, gauge),
             ("power", "average_interval" | "average_interval_min" | "average_interval_max") => {
                 (format!("{name}_seconds"), format!("Hardware monitor power usage update interval ({e})"), v * 0.001, gauge)
             }
@@ -291,7 +277,7 @@ fn sensor_families(out: &mut Out, chip: &str, sensor: &str, props: &BTreeMap<Str
                 // A GPU clock: named after its label, in MHz.
                 if let Some(label) = props.get("label") {
                     let sensor = clean(label);
-                    out.add(format!("{name}_freq_mhz"), "Hardware monitor for GPU frequency in MHz".into(), gauge, &[("chip", chip), ("sensor", &sensor)], v / 1e6);
+                    out.add(format!("{name}_freq_mhz"), "Hardware monitor for GPU frequency in MHz", gauge, &[("chip", chip), ("sensor", &sensor)], v / 1e6);
                 }
                 continue;
             }
@@ -307,7 +293,7 @@ impl BlockingCollector for HwmonCollector {
     }
 
     fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
-        let mut out = Out::default();
+        let mut out = FamilySet::default();
         for (_, dir) in entries(&self.paths.sys("class/hwmon"), "") {
             if !dir.is_dir() {
                 continue;
@@ -328,8 +314,8 @@ impl BlockingCollector for HwmonCollector {
                 .filter(|n| !n.is_empty())
             {
                 out.add(
-                    "node_hwmon_chip_names".into(),
-                    "Annotation metric for human-readable chip names".into(),
+                    "node_hwmon_chip_names",
+                    "Annotation metric for human-readable chip names",
                     MetricKind::Gauge,
                     &[("chip", &chip), ("chip_name", &name)],
                     1.0,
@@ -342,7 +328,7 @@ impl BlockingCollector for HwmonCollector {
                 sensor_families(&mut out, &chip, sensor, props);
             }
         }
-        Ok(out.0.into_values().collect())
+        Ok(out.into_families())
     }
 }
 

@@ -2,13 +2,12 @@
 //! prefetch and ZIL statistics, each pool's I/O, datasets and state, named
 //! `node_zfs_<subsystem>_<kstat>` as node_exporter names them.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::metrics::MetricKind;
-use sidewatch_common::{Blocking, BlockingCollector, CollectError, CollectResult, Family};
+use sidewatch_common::metrics::{FamilySet, MetricKind};
+use sidewatch_common::{Blocking, BlockingCollector, CollectError, CollectResult};
 
 use crate::config::NodeConfig;
 use crate::paths::{entries, HostPaths};
@@ -85,25 +84,6 @@ fn number(key: &str, v: &str) -> Result<f64, CollectError> {
 }
 
 /// Families by name, created on first use.
-#[derive(Default)]
-struct Out(BTreeMap<String, Family>);
-
-impl Out {
-    fn add(
-        &mut self,
-        name: String,
-        help: String,
-        kind: MetricKind,
-        labels: &[(&'static str, &str)],
-        v: f64,
-    ) {
-        self.0
-            .entry(name.clone())
-            .or_insert_with(|| Family::new(name, help, kind))
-            .add(labels, v);
-    }
-}
-
 fn read(path: &Path) -> Option<String> {
     std::fs::read_to_string(path).ok()
 }
@@ -119,7 +99,7 @@ impl BlockingCollector for ZfsCollector {
         if !base.is_dir() {
             return Ok(Vec::new());
         }
-        let mut out = Out::default();
+        let mut out = FamilySet::default();
         for (subsystem, file) in FILES {
             // Files come and go with ZFS features: a missing one is fine.
             let Some(text) = read(&base.join(file)) else {
@@ -196,8 +176,8 @@ impl BlockingCollector for ZfsCollector {
                     .to_lowercase();
                 for s in POOL_STATES {
                     out.add(
-                        "node_zfs_zpool_state".into(),
-                        "kstat.zfs.misc.state".into(),
+                        "node_zfs_zpool_state",
+                        "kstat.zfs.misc.state",
                         MetricKind::Gauge,
                         &[("state", s), ("zpool", &pool)],
                         if state == *s { 1.0 } else { 0.0 },
@@ -205,6 +185,6 @@ impl BlockingCollector for ZfsCollector {
                 }
             }
         }
-        Ok(out.0.into_values().collect())
+        Ok(out.into_families())
     }
 }
