@@ -18,6 +18,7 @@ ENV RUSTFLAGS="-C target-feature=+crt-static"
 # Every workspace member's Cargo.toml is listed here (a test checks it).
 COPY Cargo.toml Cargo.lock ./
 COPY common/Cargo.toml common/
+COPY common/malloc/Cargo.toml common/malloc/
 COPY clients/postgres/Cargo.toml clients/postgres/
 COPY clients/redis/Cargo.toml clients/redis/
 COPY clients/timex/Cargo.toml clients/timex/
@@ -27,7 +28,7 @@ COPY exporters/queue/Cargo.toml exporters/queue/
 COPY exporters/redis/Cargo.toml exporters/redis/
 COPY exporters/wal/Cargo.toml exporters/wal/
 COPY testkit/Cargo.toml testkit/
-RUN for crate in common clients/* exporters/* testkit; do \
+RUN for crate in common common/malloc clients/* exporters/* testkit; do \
       mkdir -p "$crate/src" && touch "$crate/src/lib.rs"; \
     done \
  && for crate in exporters/*; do echo 'fn main() {}' > "$crate/src/main.rs"; done \

@@ -121,6 +121,15 @@ pub trait Collector: Send + Sync + 'static {
 pub trait BlockingCollector: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn collect_blocking(&self, ctx: &ScrapeContext) -> CollectResult;
+
+    /// Whether this run has nothing that could hang, so that [`Blocking`]
+    /// can run it on the runtime's thread instead of the pool: typically, the
+    /// sysfs class directory it reads is absent (the hardware or the driver
+    /// is not there), and the run is a failed open. Asked before every run,
+    /// on the runtime's thread: it must itself only do what cannot hang.
+    fn nothing_to_block_on(&self) -> bool {
+        false
+    }
 }
 
 /// Runs a [`BlockingCollector`] on the blocking pool so that a read that hangs
@@ -151,6 +160,9 @@ impl<T: BlockingCollector> Collector for Blocking<T> {
         let running = Arc::clone(&self.running);
         let ctx = ctx.clone();
         Box::pin(async move {
+            if inner.nothing_to_block_on() {
+                return inner.collect_blocking(&ctx);
+            }
             if running.swap(true, Ordering::AcqRel) {
                 return Err(CollectError::Target(
                     "an earlier collection is still running".into(),
@@ -163,6 +175,31 @@ impl<T: BlockingCollector> Collector for Blocking<T> {
             .await
             .map_err(|e| CollectError::Target(format!("collector task failed: {e}")))?
         })
+    }
+}
+
+/// Runs a [`BlockingCollector`] on the runtime's own thread, without the hop
+/// to the blocking pool and back (a thread wake-up each way): for collectors
+/// that only read what the kernel generates from memory (/proc text, virtual
+/// sysfs counters) or make a system call that answers at once. Those cannot
+/// hang on a device, a driver or a network filesystem; anything that can stays
+/// [`Blocking`]. A panic still fails only this collector: the engine runs each
+/// collector as its own task.
+pub struct Inline<T>(T);
+
+impl<T: BlockingCollector> Inline<T> {
+    pub fn new(inner: T) -> Self {
+        Inline(inner)
+    }
+}
+
+impl<T: BlockingCollector> Collector for Inline<T> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn collect<'a>(&'a self, ctx: &'a ScrapeContext) -> CollectFuture<'a> {
+        Box::pin(async move { self.0.collect_blocking(ctx) })
     }
 }
 

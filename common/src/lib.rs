@@ -31,20 +31,21 @@ pub mod tls;
 pub mod webconfig;
 
 pub use collector::{
-    Blocking, BlockingCollector, CollectError, CollectFuture, CollectResult, Collector,
+    Blocking, BlockingCollector, CollectError, CollectFuture, CollectResult, Collector, Inline,
     ScrapeContext,
 };
 pub use engine::{ExporterInfo, PeerSelfMetrics, ScrapeEngine, ScrapeSettings, TargetProbe};
 pub use metrics::{Family, MetricKind, Sample, Snapshot};
 
 /// The runtime every exporter runs on. An exporter's load is a few requests a
-/// minute: one async worker and a small blocking pool (file reads, syscalls)
-/// keep threads, context switches and per-thread malloc arenas down. The
-/// blocking pool is bounded; a collector stuck in a blocking call holds at most
-/// one of its threads (see [`Blocking`]).
+/// minute: the HTTP server, the engine and the network collectors run on the
+/// main thread (a current-thread runtime, so no worker thread with its own
+/// stack and malloc arena), and what can block (file reads, syscalls) goes to a
+/// small bounded blocking pool. A collector stuck in a blocking call holds at
+/// most one of its threads (see [`Blocking`]); nothing on the main thread
+/// blocks, so a stuck read never stalls `/metrics` or the health endpoints.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    tokio::runtime::Builder::new_current_thread()
         .max_blocking_threads(4)
         .thread_keep_alive(std::time::Duration::from_secs(60))
         .enable_all()

@@ -2,7 +2,7 @@
 //! `modes = 0` (a read-only query: nothing is set, no privilege is needed).
 //!
 //! Neither rustix nor the standard library wraps this call, so this crate
-//! holds the project's only `unsafe`: one zeroed `struct timex` and one call,
+//! holds its `unsafe` (with `sidewatch-malloc`, the only crates that may): one zeroed `struct timex` and one call,
 //! in [`read`]. Callers get a plain [`Timex`] of integers, which they can also
 //! build by hand to test what they make of it.
 
