@@ -4,7 +4,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use sidewatch_common::CollectError;
+use std::sync::Arc;
+
+use sidewatch_common::{Blocking, BlockingCollector, CollectError, Collector, Inline};
 
 #[derive(Clone, Debug)]
 pub struct HostPaths {
@@ -12,6 +14,12 @@ pub struct HostPaths {
     pub sysfs: PathBuf,
     pub rootfs: PathBuf,
     pub udev_data: PathBuf,
+    /// Whether `procfs` and `sysfs` are the kernel's own proc and sysfs
+    /// (not a copy, a fixture tree or anything else a flag can point at): then
+    /// their files are generated from kernel memory, cannot block on a device,
+    /// a FIFO or a network, and the collectors that read only them run on the
+    /// runtime's thread instead of the blocking pool ([`reader`]).
+    pub kernel: bool,
 }
 
 impl HostPaths {
@@ -42,6 +50,27 @@ impl HostPaths {
     }
 }
 
+/// Whether `procfs` is a proc filesystem and `sysfs` a sysfs, by their
+/// statfs magic numbers; false when either cannot be asked.
+pub fn kernel_filesystems(procfs: &Path, sysfs: &Path) -> bool {
+    const PROC_SUPER_MAGIC: u64 = 0x9fa0;
+    const SYSFS_MAGIC: u64 = 0x6265_6572;
+    let magic = |p: &Path| rustix::fs::statfs(p).ok().map(|s| s.f_type as u64);
+    magic(procfs) == Some(PROC_SUPER_MAGIC) && magic(sysfs) == Some(SYSFS_MAGIC)
+}
+
+/// How a collector that reads only /proc and /sys runs: on the runtime's
+/// thread when they are the kernel's own ([`HostPaths::kernel`]), saving two
+/// thread wake-ups a collector a scrape; otherwise on the blocking pool,
+/// where a read that hangs cannot hold the scrape.
+pub fn reader<T: BlockingCollector>(paths: &HostPaths, collector: T) -> Arc<dyn Collector> {
+    if paths.kernel {
+        Arc::new(Inline::new(collector))
+    } else {
+        Arc::new(Blocking::new(collector))
+    }
+}
+
 /// The entries of a sysfs (or procfs) directory whose names start with
 /// `prefix`, as (name, path), sorted by name; none when the directory is
 /// absent (the hardware or the driver is not there).
@@ -60,12 +89,19 @@ pub fn entries(dir: &Path, prefix: &str) -> Vec<(String, PathBuf)> {
     out
 }
 
+/// Whether a sysfs (or procfs) directory is absent or has no entries: a
+/// collector of a device class with nothing to read, which therefore cannot
+/// hang and needs no thread of the blocking pool (see
+/// `BlockingCollector::nothing_to_block_on`). Listing a sysfs directory is
+/// the kernel's own bookkeeping; it calls no driver.
+pub fn absent_or_empty(paths: &HostPaths, rel: &str) -> bool {
+    paths.kernel && fs::read_dir(paths.sys(rel)).map_or(true, |mut d| d.next().is_none())
+}
+
 /// One attribute file of a sysfs object, trimmed; `None` when it is absent
 /// or the kernel refuses to answer (EINVAL, EAGAIN, EPERM).
 pub fn attr(dir: &Path, name: &str) -> Option<String> {
-    fs::read_to_string(dir.join(name))
-        .ok()
-        .map(|s| s.trim().to_owned())
+    read_text(dir.join(name)).ok().map(|s| s.trim().to_owned())
 }
 
 /// An attribute as a number: decimal, or hexadecimal with `0x`.
@@ -77,9 +113,20 @@ pub fn attr_number(dir: &Path, name: &str) -> Option<f64> {
     }
 }
 
+/// Reads a whole /proc or /sys file. Unlike `fs::read_to_string`, it does
+/// not ask for the file's size first: /proc and /sys report 0 or a page, so
+/// that `statx` per file (150 a scrape) bought nothing.
+pub fn read_text(path: impl AsRef<Path>) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let file = fs::File::open(path)?;
+    let mut text = String::with_capacity(4096);
+    file.take(u64::MAX).read_to_string(&mut text)?;
+    Ok(text)
+}
+
 /// Reads a whole file, naming it in the error.
 pub fn read(path: &Path) -> Result<String, CollectError> {
-    fs::read_to_string(path).map_err(|e| CollectError::io(path.display().to_string(), e))
+    read_text(path).map_err(|e| CollectError::io(path.display().to_string(), e))
 }
 
 /// Parses a number, naming the file and the field in the error.
@@ -108,6 +155,7 @@ mod tests {
             sysfs: "/sys".into(),
             rootfs: "/host/root".into(),
             udev_data: "/run/udev/data".into(),
+            kernel: false,
         };
         assert_eq!(p.strip_root("/host/root"), "/");
         assert_eq!(p.strip_root("/host/root/var/lib"), "/var/lib");

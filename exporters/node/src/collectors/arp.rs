@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::{Blocking, BlockingCollector, CollectResult, Family};
+use sidewatch_common::{BlockingCollector, CollectResult, Family};
 
 use crate::config::NodeConfig;
 use crate::paths::{read, HostPaths};
@@ -12,9 +12,12 @@ use crate::paths::{read, HostPaths};
 /// `--collector.arp`: on by default.
 pub const DECL: CollectorDecl<NodeConfig> =
     CollectorDecl::on("arp", "ARP entries per device (/proc/net/arp)", |c| {
-        Arc::new(Blocking::new(ArpCollector {
-            paths: c.paths.clone(),
-        }))
+        crate::paths::reader(
+            &c.paths,
+            ArpCollector {
+                paths: c.paths.clone(),
+            },
+        )
     });
 
 pub struct ArpCollector {

@@ -70,7 +70,7 @@ fn value(dir: &Path, file: &str) -> f64 {
 
 /// `key: value` lines (writeback_rate_debug, priority_stats).
 fn key_values(dir: &Path, file: &str) -> BTreeMap<String, String> {
-    std::fs::read_to_string(dir.join(file))
+    crate::paths::read_text(dir.join(file))
         .map(|t| {
             t.lines()
                 .filter_map(|l| {
@@ -122,6 +122,10 @@ const PERIOD: &[(&str, &str, &str)] = &[
 ];
 
 impl BlockingCollector for BcacheCollector {
+    fn nothing_to_block_on(&self) -> bool {
+        crate::paths::absent_or_empty(&self.paths, "fs/bcache")
+    }
+
     fn name(&self) -> &'static str {
         "bcache"
     }

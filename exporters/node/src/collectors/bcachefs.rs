@@ -47,7 +47,7 @@ fn count(v: &str) -> Result<f64, CollectError> {
 }
 
 fn read(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path).ok()
+    crate::paths::read_text(path).ok()
 }
 
 /// A metric name from a counter's file name.
@@ -64,6 +64,10 @@ fn sanitize(name: &str) -> String {
 }
 
 impl BlockingCollector for BcachefsCollector {
+    fn nothing_to_block_on(&self) -> bool {
+        crate::paths::absent_or_empty(&self.paths, "fs/bcachefs")
+    }
+
     fn name(&self) -> &'static str {
         "bcachefs"
     }

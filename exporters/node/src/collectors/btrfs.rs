@@ -44,7 +44,7 @@ fn ratio(profile: &str, devices: f64) -> f64 {
 
 /// `key value` lines (commit_stats).
 fn key_values(dir: &Path, file: &str) -> BTreeMap<String, f64> {
-    std::fs::read_to_string(dir.join(file))
+    crate::paths::read_text(dir.join(file))
         .map(|t| {
             t.lines()
                 .filter_map(|l| {
@@ -57,6 +57,10 @@ fn key_values(dir: &Path, file: &str) -> BTreeMap<String, f64> {
 }
 
 impl BlockingCollector for BtrfsCollector {
+    fn nothing_to_block_on(&self) -> bool {
+        crate::paths::absent_or_empty(&self.paths, "fs/btrfs")
+    }
+
     fn name(&self) -> &'static str {
         "btrfs"
     }

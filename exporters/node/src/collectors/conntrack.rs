@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::{Blocking, BlockingCollector, CollectError, CollectResult, Family};
+use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
 use crate::config::NodeConfig;
 use crate::paths::{number, HostPaths};
@@ -16,9 +16,12 @@ pub const DECL: CollectorDecl<NodeConfig> = CollectorDecl::on(
     "conntrack",
     "connection tracking table (/proc/sys/net/netfilter, /proc/net/stat/nf_conntrack)",
     |c| {
-        Arc::new(Blocking::new(ConntrackCollector {
-            paths: c.paths.clone(),
-        }))
+        crate::paths::reader(
+            &c.paths,
+            ConntrackCollector {
+                paths: c.paths.clone(),
+            },
+        )
     },
 );
 
@@ -71,7 +74,7 @@ impl BlockingCollector for ConntrackCollector {
     }
 
     fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
-        let read = |rel: &str| std::fs::read_to_string(self.paths.proc(rel)).ok();
+        let read = |rel: &str| crate::paths::read_text(self.paths.proc(rel)).ok();
         let (Some(count), Some(max)) = (
             read("sys/net/netfilter/nf_conntrack_count"),
             read("sys/net/netfilter/nf_conntrack_max"),

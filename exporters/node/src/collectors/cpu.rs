@@ -6,7 +6,6 @@ use sidewatch_common::{BlockingCollector, CollectResult, Family};
 
 use crate::paths::{number, read, HostPaths};
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::Blocking;
 
 use crate::config::NodeConfig;
 
@@ -18,7 +17,7 @@ pub const DECL: CollectorDecl<NodeConfig> =
             flags_include: c.cli.cpu.flags_include.clone(),
             bugs_include: c.cli.cpu.bugs_include.clone(),
         });
-        Arc::new(Blocking::new(cpu))
+        crate::paths::reader(&c.paths, cpu)
     });
 
 /// This collector's own flags (node_exporter's names).

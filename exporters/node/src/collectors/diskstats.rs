@@ -266,7 +266,7 @@ fn disk_info<'a>(
         }
         Entry::Vacant(entry) => {
             let rotational =
-                std::fs::read_to_string(paths.sys(&format!("block/{}/queue/rotational", d.name)))
+                crate::paths::read_text(paths.sys(&format!("block/{}/queue/rotational", d.name)))
                     .map(|s| s.trim().to_owned())
                     .unwrap_or_default();
             entry.insert(read(rotational))
@@ -277,7 +277,7 @@ fn disk_info<'a>(
 /// `E:KEY=value` lines of udev's record for a block device; none if absent.
 fn udev_properties(paths: &HostPaths, major: i32, minor: i32) -> Vec<(String, String)> {
     let file = paths.udev_data.join(format!("b{major}:{minor}"));
-    std::fs::read_to_string(file)
+    crate::paths::read_text(file)
         .map(|text| {
             text.lines()
                 .filter_map(|l| l.strip_prefix("E:"))
@@ -332,6 +332,7 @@ mod tests {
             sysfs: root.join("sys"),
             rootfs: root.to_path_buf(),
             udev_data: root.join("udev"),
+            kernel: false,
         });
         let c = DiskstatsCollector::new(paths, Regex::new("^$").expect("regex"));
         assert_eq!(serial_and_rotational(&c), ("first".into(), "1".into()));

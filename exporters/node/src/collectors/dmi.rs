@@ -1,10 +1,8 @@
 //! `dmi`: the machine's firmware, board, chassis and product identity from
 //! /sys/class/dmi/id, read once at start (it changes only with a reboot).
 
-use std::sync::Arc;
-
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::{Blocking, BlockingCollector, CollectResult, Family};
+use sidewatch_common::{BlockingCollector, CollectResult, Family};
 
 use crate::config::NodeConfig;
 use crate::paths::{attr, HostPaths};
@@ -13,7 +11,7 @@ use crate::paths::{attr, HostPaths};
 pub const DECL: CollectorDecl<NodeConfig> = CollectorDecl::on(
     "dmi",
     "firmware and hardware identity (/sys/class/dmi/id)",
-    |c| Arc::new(Blocking::new(DmiCollector::new(&c.paths))),
+    |c| crate::paths::reader(&c.paths, DmiCollector::new(&c.paths)),
 );
 
 /// (label, file under /sys/class/dmi/id), in label order.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::{Blocking, BlockingCollector, CollectError, CollectResult, Family};
+use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
 use crate::config::NodeConfig;
 use crate::paths::{attr_number, entries, HostPaths};
@@ -14,9 +14,12 @@ pub const DECL: CollectorDecl<NodeConfig> = CollectorDecl::on(
     "edac",
     "memory error counts (/sys/devices/system/edac)",
     |c| {
-        Arc::new(Blocking::new(EdacCollector {
-            paths: c.paths.clone(),
-        }))
+        crate::paths::reader(
+            &c.paths,
+            EdacCollector {
+                paths: c.paths.clone(),
+            },
+        )
     },
 );
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::{Blocking, BlockingCollector, CollectResult, Family};
+use sidewatch_common::{BlockingCollector, CollectResult, Family};
 
 use crate::config::NodeConfig;
 use crate::paths::{number, read, HostPaths};
@@ -11,9 +11,12 @@ use crate::paths::{number, read, HostPaths};
 /// `--collector.entropy`: on by default.
 pub const DECL: CollectorDecl<NodeConfig> =
     CollectorDecl::on("entropy", "entropy pool (/proc/sys/kernel/random)", |c| {
-        Arc::new(Blocking::new(EntropyCollector {
-            paths: c.paths.clone(),
-        }))
+        crate::paths::reader(
+            &c.paths,
+            EntropyCollector {
+                paths: c.paths.clone(),
+            },
+        )
     });
 
 pub struct EntropyCollector {

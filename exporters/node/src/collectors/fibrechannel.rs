@@ -119,6 +119,10 @@ fn counter(text: &str) -> Option<f64> {
 }
 
 impl BlockingCollector for FibreChannelCollector {
+    fn nothing_to_block_on(&self) -> bool {
+        crate::paths::absent_or_empty(&self.paths, "class/fc_host")
+    }
+
     fn name(&self) -> &'static str {
         "fibrechannel"
     }

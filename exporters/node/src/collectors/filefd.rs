@@ -6,14 +6,13 @@ use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
 use crate::paths::{number, read, HostPaths};
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::Blocking;
 
 use crate::config::NodeConfig;
 
 /// `--collector.filefd`: on by default.
 pub const DECL: CollectorDecl<NodeConfig> =
     CollectorDecl::on("filefd", "file handles (/proc/sys/fs/file-nr)", |c| {
-        Arc::new(Blocking::new(FilefdCollector::new(c.paths.clone())))
+        crate::paths::reader(&c.paths, FilefdCollector::new(c.paths.clone()))
     });
 
 pub struct FilefdCollector {

@@ -1,15 +1,17 @@
 //! `filesystem`: size, free space and inodes of each mounted filesystem.
 //!
-//! statfs on a dead network mount can block for minutes. Each call runs on its
-//! own thread with `--collector.filesystem.mount-timeout`; a mount that times
-//! out reports `node_filesystem_device_error 1` and is skipped until its stuck
-//! call returns, so stuck threads never pile up.
+//! statfs on a dead network mount can block for minutes. The calls run on a
+//! statfs thread of their own, one mount after the other, each waited for at
+//! most `--collector.filesystem.mount-timeout`; a mount that times out reports
+//! `node_filesystem_device_error 1`, keeps the thread it hung, and is skipped
+//! until that call returns, so stuck threads never pile up. The next mount
+//! gets a new thread; while nothing hangs, one thread serves every scrape.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use regex::Regex;
 use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
@@ -100,6 +102,9 @@ pub struct FilesystemCollector {
     mount_timeout: Duration,
     stat: StatFn,
     stuck: Arc<Mutex<HashSet<PathBuf>>>,
+    /// The statfs thread's queue; `None` until the first scrape, or after
+    /// its thread got stuck.
+    worker: Mutex<Option<mpsc::Sender<StatJob>>>,
 }
 
 impl FilesystemCollector {
@@ -132,6 +137,7 @@ impl FilesystemCollector {
             mount_timeout,
             stat,
             stuck: Arc::new(Mutex::new(HashSet::new())),
+            worker: Mutex::new(None),
         }
     }
 
@@ -140,8 +146,8 @@ impl FilesystemCollector {
     /// options and device numbers.
     fn mounts(&self) -> Result<Vec<MountLine>, CollectError> {
         let path = self.paths.proc("1/mountinfo");
-        let text = std::fs::read_to_string(&path)
-            .or_else(|_| std::fs::read_to_string(self.paths.proc("self/mountinfo")))
+        let text = crate::paths::read_text(&path)
+            .or_else(|_| crate::paths::read_text(self.paths.proc("self/mountinfo")))
             .map_err(|e| CollectError::io(path.display().to_string(), e))?;
         Ok(text.lines().filter_map(MountLine::parse).collect())
     }
@@ -225,6 +231,86 @@ struct Mount {
     path: PathBuf,
 }
 
+impl FilesystemCollector {
+    /// statfs of each mount, in order, on the one statfs thread; a mount
+    /// whose call does not answer within `--collector.filesystem.mount-timeout`
+    /// is marked stuck and its thread is left to it: the next mount gets a
+    /// new thread. Mounts marked stuck are skipped until their call returns.
+    fn stat_all(&self, mounts: &[Mount]) -> Vec<Result<FsStats, String>> {
+        let mut worker = self.worker.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = Vec::with_capacity(mounts.len());
+        for mount in mounts {
+            let already_stuck = self
+                .stuck
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(&mount.path);
+            if already_stuck {
+                out.push(Err("mount is still stuck from an earlier scrape".to_owned()));
+                continue;
+            }
+            let (reply, answer) = mpsc::channel();
+            let job = (mount.path.clone(), reply);
+            let sent = match worker.as_ref() {
+                Some(jobs) => jobs.send(job).map_err(|e| e.0),
+                None => Err(job),
+            };
+            if let Err(job) = sent {
+                match self.spawn_worker() {
+                    Some(jobs) if jobs.send(job).is_ok() => *worker = Some(jobs),
+                    _ => {
+                        out.push(Err("cannot start a statfs thread".to_owned()));
+                        continue;
+                    }
+                }
+            }
+            out.push(match answer.recv_timeout(self.mount_timeout) {
+                Ok(Ok(stats)) => Ok(stats),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => {
+                    self.stuck
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(mount.path.clone());
+                    // The thread is stuck in this call; it ends when the
+                    // call returns, since nothing can send it more work.
+                    *worker = None;
+                    Err(format!(
+                        "statfs did not answer within {:?}; skipping until it does",
+                        self.mount_timeout
+                    ))
+                }
+            });
+        }
+        out
+    }
+
+    fn spawn_worker(&self) -> Option<mpsc::Sender<StatJob>> {
+        let (jobs, queue) = mpsc::channel::<StatJob>();
+        let (stat, stuck) = (self.stat, Arc::clone(&self.stuck));
+        std::thread::Builder::new()
+            .name("statfs".into())
+            .spawn(move || {
+                for (path, reply) in queue {
+                    let result = stat(&path);
+                    if reply.send(result).is_err() {
+                        // Nobody waited any more: the mount was marked stuck.
+                        stuck
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .remove(&path);
+                        tracing::info!(mountpoint = %path.display(), "stuck mount answered again");
+                    }
+                }
+            })
+            .ok()
+            .map(|_| jobs)
+    }
+}
+
+/// One statfs for the statfs thread: the mount's path, and where to answer.
+type StatJob = (PathBuf, mpsc::Sender<std::io::Result<FsStats>>);
+
 impl BlockingCollector for FilesystemCollector {
     fn name(&self) -> &'static str {
         "filesystem"
@@ -255,36 +341,7 @@ impl BlockingCollector for FilesystemCollector {
             })
             .collect();
 
-        // Start every statfs at once, then wait for each until its deadline.
-        let started = Instant::now();
-        let mut pending = Vec::with_capacity(mounts.len());
-        for mount in &mounts {
-            let already_stuck = self
-                .stuck
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .contains(&mount.path);
-            if already_stuck {
-                pending.push(None);
-                continue;
-            }
-            let (tx, rx) = mpsc::channel();
-            let (path, stat, stuck) = (mount.path.clone(), self.stat, Arc::clone(&self.stuck));
-            let spawned = std::thread::Builder::new()
-                .name("statfs".into())
-                .spawn(move || {
-                    let result = stat(&path);
-                    if tx.send(result).is_err() {
-                        // Nobody waited any more: the mount was marked stuck.
-                        stuck
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .remove(&path);
-                        tracing::info!(mountpoint = %path.display(), "stuck mount answered again");
-                    }
-                });
-            pending.push(spawned.ok().map(|_| rx));
-        }
+        let results = self.stat_all(&mounts);
 
         let g = |name: &str, help: &str| Family::gauge(format!("node_filesystem_{name}"), help);
         let mut size = g("size_bytes", "Filesystem size in bytes.");
@@ -305,25 +362,7 @@ impl BlockingCollector for FilesystemCollector {
             "Whether an error occurred while getting statistics for the given device.",
         );
         let mut mount_info = g("mount_info", "Filesystem mount information.");
-        for (mount, rx) in mounts.iter().zip(pending) {
-            let wait = self.mount_timeout.saturating_sub(started.elapsed());
-            let result = match rx {
-                None => Err("mount is still stuck from an earlier scrape".to_owned()),
-                Some(rx) => match rx.recv_timeout(wait) {
-                    Ok(Ok(stats)) => Ok(stats),
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(_) => {
-                        self.stuck
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(mount.path.clone());
-                        Err(format!(
-                            "statfs did not answer within {:?}; skipping until it does",
-                            self.mount_timeout
-                        ))
-                    }
-                },
-            };
+        for (mount, result) in mounts.iter().zip(results) {
             // As node_exporter 1.9+: the error, if any, is a label of every
             // family of the mount ("" when the statistics were read).
             let error_text = result.as_ref().err().cloned().unwrap_or_default();
@@ -377,6 +416,7 @@ impl BlockingCollector for FilesystemCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     fn hanging_run(path: &Path) -> std::io::Result<FsStats> {
         if path.ends_with("run") {
@@ -393,6 +433,7 @@ mod tests {
             sysfs: fixtures.join("sys"),
             rootfs: fixtures.join("root"),
             udev_data: fixtures.join("udev"),
+            kernel: false,
         });
         let collector = FilesystemCollector::with_stat(
             paths,

@@ -144,7 +144,7 @@ fn read_sensors(dir: &Path, data: &mut SensorData) {
             continue;
         }
         // A broken driver answers EAGAIN: the sensor is left out.
-        let Ok(text) = std::fs::read_to_string(&path) else {
+        let Ok(text) = crate::paths::read_text(&path) else {
             continue;
         };
         data.entry(format!("{kind}{num}"))
@@ -288,6 +288,10 @@ fn sensor_families(
 }
 
 impl BlockingCollector for HwmonCollector {
+    fn nothing_to_block_on(&self) -> bool {
+        crate::paths::absent_or_empty(&self.paths, "class/hwmon")
+    }
+
     fn name(&self) -> &'static str {
         "hwmon"
     }

@@ -65,6 +65,10 @@ fn rate(text: &str) -> Option<f64> {
 }
 
 impl BlockingCollector for InfinibandCollector {
+    fn nothing_to_block_on(&self) -> bool {
+        crate::paths::absent_or_empty(&self.paths, "class/infiniband")
+    }
+
     fn name(&self) -> &'static str {
         "infiniband"
     }

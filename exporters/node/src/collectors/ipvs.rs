@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::{Blocking, BlockingCollector, CollectError, CollectResult, Family};
+use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
 use crate::config::NodeConfig;
 use crate::paths::HostPaths;
@@ -16,10 +16,13 @@ use crate::paths::HostPaths;
 /// `--collector.ipvs`: on by default.
 pub const DECL: CollectorDecl<NodeConfig> =
     CollectorDecl::on("ipvs", "IPVS load balancer (/proc/net/ip_vs)", |c| {
-        Arc::new(Blocking::new(IpvsCollector {
-            paths: c.paths.clone(),
-            labels: c.cli.ipvs.backend_labels.0.clone(),
-        }))
+        crate::paths::reader(
+            &c.paths,
+            IpvsCollector {
+                paths: c.paths.clone(),
+                labels: c.cli.ipvs.backend_labels.0.clone(),
+            },
+        )
     });
 
 /// The backend labels, in their fixed order.
@@ -151,7 +154,7 @@ impl BlockingCollector for IpvsCollector {
 
     fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let stats_path = self.paths.proc("net/ip_vs_stats");
-        let stats = match std::fs::read_to_string(&stats_path) {
+        let stats = match crate::paths::read_text(&stats_path) {
             Ok(t) => t,
             // No ip_vs module: nothing, and success.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -171,7 +174,7 @@ impl BlockingCollector for IpvsCollector {
             Family::counter(format!("node_ipvs_{name}"), help).with(&[], v as f64)
         };
         let text_path = self.paths.proc("net/ip_vs");
-        let text = std::fs::read_to_string(&text_path)
+        let text = crate::paths::read_text(&text_path)
             .map_err(|e| CollectError::io(text_path.display().to_string(), e))?;
         // Sum the backends that the kept labels do not tell apart.
         let keep: Vec<usize> = self

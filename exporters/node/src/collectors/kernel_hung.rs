@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::{Blocking, BlockingCollector, CollectResult, Family};
+use sidewatch_common::{BlockingCollector, CollectResult, Family};
 
 use crate::config::NodeConfig;
 use crate::paths::{number, HostPaths};
@@ -15,9 +15,12 @@ pub const DECL: CollectorDecl<NodeConfig> = CollectorDecl::on(
     "kernel_hung",
     "hung tasks detected (/proc/sys/kernel/hung_task_detect_count)",
     |c| {
-        Arc::new(Blocking::new(KernelHungCollector {
-            paths: c.paths.clone(),
-        }))
+        crate::paths::reader(
+            &c.paths,
+            KernelHungCollector {
+                paths: c.paths.clone(),
+            },
+        )
     },
 );
 
@@ -32,7 +35,7 @@ impl BlockingCollector for KernelHungCollector {
 
     fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let Ok(text) =
-            std::fs::read_to_string(self.paths.proc("sys/kernel/hung_task_detect_count"))
+            crate::paths::read_text(self.paths.proc("sys/kernel/hung_task_detect_count"))
         else {
             return Ok(Vec::new());
         };

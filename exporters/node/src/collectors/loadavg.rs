@@ -9,14 +9,13 @@ use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
 use crate::paths::{number, read, HostPaths};
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::Blocking;
 
 use crate::config::NodeConfig;
 
 /// `--collector.loadavg`: on by default.
 pub const DECL: CollectorDecl<NodeConfig> =
     CollectorDecl::on("loadavg", "load averages (/proc/loadavg)", |c| {
-        Arc::new(Blocking::new(LoadavgCollector::new(c.paths.clone())))
+        crate::paths::reader(&c.paths, LoadavgCollector::new(c.paths.clone()))
     });
 
 pub struct LoadavgCollector {

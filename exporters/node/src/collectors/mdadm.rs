@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::{Blocking, BlockingCollector, CollectError, CollectResult, Family};
+use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
 use crate::config::NodeConfig;
 use crate::paths::HostPaths;
@@ -12,9 +12,12 @@ use crate::paths::HostPaths;
 /// `--collector.mdadm`: on by default.
 pub const DECL: CollectorDecl<NodeConfig> =
     CollectorDecl::on("mdadm", "software RAID arrays (/proc/mdstat)", |c| {
-        Arc::new(Blocking::new(MdadmCollector {
-            paths: c.paths.clone(),
-        }))
+        crate::paths::reader(
+            &c.paths,
+            MdadmCollector {
+                paths: c.paths.clone(),
+            },
+        )
     });
 
 pub struct MdadmCollector {
@@ -149,7 +152,7 @@ impl BlockingCollector for MdadmCollector {
 
     fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let path = self.paths.proc("mdstat");
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::paths::read_text(&path) {
             Ok(t) => t,
             // No md driver loaded: nothing, and success.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

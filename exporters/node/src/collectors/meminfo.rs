@@ -6,14 +6,13 @@ use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
 use crate::paths::{number, read, HostPaths};
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::Blocking;
 
 use crate::config::NodeConfig;
 
 /// `--collector.meminfo`: on by default.
 pub const DECL: CollectorDecl<NodeConfig> =
     CollectorDecl::on("meminfo", "memory (/proc/meminfo)", |c| {
-        Arc::new(Blocking::new(MeminfoCollector::new(c.paths.clone())))
+        crate::paths::reader(&c.paths, MeminfoCollector::new(c.paths.clone()))
     });
 
 pub struct MeminfoCollector {

@@ -130,7 +130,7 @@ impl BlockingCollector for NetclassCollector {
         for device in &devices {
             let base = dir.join(device);
             // A device that goes away mid-scrape just has fewer series.
-            let file = |name: &str| std::fs::read_to_string(base.join(name)).ok();
+            let file = |name: &str| crate::paths::read_text(base.join(name)).ok();
             let labels = [("device", device.as_str())];
             let mut flags = None;
             for ((name, _, _, hex), family) in PROPERTIES.iter().zip(families.iter_mut()) {

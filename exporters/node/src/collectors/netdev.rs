@@ -7,7 +7,6 @@ use sidewatch_common::{BlockingCollector, CollectResult, Family};
 
 use crate::paths::{parse_with, HostPaths};
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::Blocking;
 
 use crate::config::NodeConfig;
 
@@ -16,11 +15,14 @@ pub const DECL: CollectorDecl<NodeConfig> = CollectorDecl::on(
     "netdev",
     "network interface counters (/proc/net/dev)",
     |c| {
-        Arc::new(Blocking::new(NetdevCollector::new(
-            c.paths.clone(),
-            c.cli.netdev.device_include.clone(),
-            c.cli.netdev.device_exclude.clone(),
-        )))
+        crate::paths::reader(
+            &c.paths,
+            NetdevCollector::new(
+                c.paths.clone(),
+                c.cli.netdev.device_include.clone(),
+                c.cli.netdev.device_exclude.clone(),
+            ),
+        )
     },
 );
 

@@ -7,7 +7,6 @@ use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
 use crate::paths::{number, read, HostPaths};
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::Blocking;
 
 use crate::config::NodeConfig;
 
@@ -16,10 +15,10 @@ pub const DECL: CollectorDecl<NodeConfig> = CollectorDecl::on(
     "netstat",
     "protocol counters (/proc/net/{netstat,snmp,snmp6})",
     |c| {
-        Arc::new(Blocking::new(NetstatCollector::new(
-            c.paths.clone(),
-            c.cli.netstat.fields.clone(),
-        )))
+        crate::paths::reader(
+            &c.paths,
+            NetstatCollector::new(c.paths.clone(), c.cli.netstat.fields.clone()),
+        )
     },
 );
 
@@ -56,7 +55,7 @@ impl BlockingCollector for NetstatCollector {
     fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let mut stats = parse_paired(&read(&self.paths.proc("net/netstat"))?)?;
         stats.extend(parse_paired(&read(&self.paths.proc("net/snmp"))?)?);
-        if let Ok(text) = std::fs::read_to_string(self.paths.proc("net/snmp6")) {
+        if let Ok(text) = crate::paths::read_text(self.paths.proc("net/snmp6")) {
             stats.extend(parse_snmp6(&text)?);
         }
         stats.sort_by(|a, b| a.0.cmp(&b.0));

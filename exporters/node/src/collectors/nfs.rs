@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::{Blocking, BlockingCollector, CollectError, CollectResult, Family};
+use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
 use crate::config::NodeConfig;
 use crate::paths::HostPaths;
@@ -14,9 +14,12 @@ use crate::paths::HostPaths;
 /// `--collector.nfs`: on by default.
 pub const DECL: CollectorDecl<NodeConfig> =
     CollectorDecl::on("nfs", "NFS client statistics (/proc/net/rpc/nfs)", |c| {
-        Arc::new(Blocking::new(NfsCollector {
-            paths: c.paths.clone(),
-        }))
+        crate::paths::reader(
+            &c.paths,
+            NfsCollector {
+                paths: c.paths.clone(),
+            },
+        )
     });
 
 pub struct NfsCollector {
@@ -161,7 +164,7 @@ pub fn field(lines: &HashMap<&str, Vec<f64>>, tag: &str, i: usize) -> f64 {
 
 /// Reads an rpc statistics file; `None` when the module is not loaded.
 pub fn read(path: &std::path::Path) -> Result<Option<String>, CollectError> {
-    match std::fs::read_to_string(path) {
+    match crate::paths::read_text(path) {
         Ok(t) => Ok(Some(t)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(CollectError::io(path.display().to_string(), e)),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::{Blocking, BlockingCollector, CollectResult, Family};
+use sidewatch_common::{BlockingCollector, CollectResult, Family};
 
 use crate::collectors::nfs::{field, parse, procedures, read, V2, V3};
 use crate::config::NodeConfig;
@@ -14,9 +14,12 @@ use crate::paths::HostPaths;
 /// `--collector.nfsd`: on by default.
 pub const DECL: CollectorDecl<NodeConfig> =
     CollectorDecl::on("nfsd", "NFS server statistics (/proc/net/rpc/nfsd)", |c| {
-        Arc::new(Blocking::new(NfsdCollector {
-            paths: c.paths.clone(),
-        }))
+        crate::paths::reader(
+            &c.paths,
+            NfsdCollector {
+                paths: c.paths.clone(),
+            },
+        )
     });
 
 pub struct NfsdCollector {

@@ -29,6 +29,10 @@ pub struct NvmeCollector {
 const SECTOR: f64 = 512.0;
 
 impl BlockingCollector for NvmeCollector {
+    fn nothing_to_block_on(&self) -> bool {
+        crate::paths::absent_or_empty(&self.paths, "class/nvme")
+    }
+
     fn name(&self) -> &'static str {
         "nvme"
     }

@@ -35,7 +35,7 @@ impl BlockingCollector for OsCollector {
         let mut last = None;
         for file in ["/etc/os-release", "/usr/lib/os-release"] {
             let path = self.paths.root(file);
-            match std::fs::read_to_string(&path) {
+            match crate::paths::read_text(&path) {
                 Ok(text) => return Ok(families(&parse(&text))),
                 Err(e) => last = Some(CollectError::io(path.display().to_string(), e)),
             }

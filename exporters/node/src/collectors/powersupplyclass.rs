@@ -114,6 +114,10 @@ const TEXTS: &[&str] = &[
 ];
 
 impl BlockingCollector for PowerSupplyCollector {
+    fn nothing_to_block_on(&self) -> bool {
+        crate::paths::absent_or_empty(&self.paths, "class/power_supply")
+    }
+
     fn name(&self) -> &'static str {
         "powersupplyclass"
     }

@@ -34,6 +34,10 @@ fn zone_name(name: &str) -> (&str, Option<u32>) {
 }
 
 impl BlockingCollector for RaplCollector {
+    fn nothing_to_block_on(&self) -> bool {
+        crate::paths::absent_or_empty(&self.paths, "class/powercap")
+    }
+
     fn name(&self) -> &'static str {
         "rapl"
     }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::{Blocking, BlockingCollector, CollectError, CollectResult, Family};
+use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
 use crate::config::NodeConfig;
 use crate::paths::HostPaths;
@@ -14,9 +14,12 @@ pub const DECL: CollectorDecl<NodeConfig> = CollectorDecl::on(
     "schedstat",
     "scheduler time per CPU (/proc/schedstat)",
     |c| {
-        Arc::new(Blocking::new(SchedstatCollector {
-            paths: c.paths.clone(),
-        }))
+        crate::paths::reader(
+            &c.paths,
+            SchedstatCollector {
+                paths: c.paths.clone(),
+            },
+        )
     },
 );
 
@@ -37,7 +40,7 @@ impl BlockingCollector for SchedstatCollector {
 
     fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let path = self.paths.proc("schedstat");
-        match std::fs::read_to_string(&path) {
+        match crate::paths::read_text(&path) {
             Ok(text) => parse(&text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
             Err(e) => Err(CollectError::io(path.display().to_string(), e)),

@@ -29,14 +29,14 @@ impl BlockingCollector for SelinuxCollector {
     }
 
     fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
-        let enforce = std::fs::read_to_string(self.paths.sys("fs/selinux/enforce")).ok();
+        let enforce = crate::paths::read_text(self.paths.sys("fs/selinux/enforce")).ok();
         let mut out = vec![Family::gauge(
             "node_selinux_enabled",
             "SELinux is enabled, 1 is true, 0 is false",
         )
         .with(&[], if enforce.is_some() { 1.0 } else { 0.0 })];
         if let Some(text) = enforce {
-            let config = std::fs::read_to_string(self.paths.root("/etc/selinux/config")).ok();
+            let config = crate::paths::read_text(self.paths.root("/etc/selinux/config")).ok();
             let mode = config.as_deref().and_then(|c| {
                 c.lines()
                     .find_map(|l| match l.trim().strip_prefix("SELINUX=")?.trim() {

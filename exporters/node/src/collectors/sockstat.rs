@@ -6,17 +6,16 @@ use sidewatch_common::{BlockingCollector, CollectResult, Family};
 
 use crate::paths::{number, read, HostPaths};
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::Blocking;
 
 use crate::config::NodeConfig;
 
 /// `--collector.sockstat`: on by default.
 pub const DECL: CollectorDecl<NodeConfig> =
     CollectorDecl::on("sockstat", "sockets (/proc/net/sockstat{,6})", |c| {
-        Arc::new(Blocking::new(SockstatCollector::new(
-            c.paths.clone(),
-            procfs::page_size(),
-        )))
+        crate::paths::reader(
+            &c.paths,
+            SockstatCollector::new(c.paths.clone(), procfs::page_size()),
+        )
     });
 
 pub struct SockstatCollector {
@@ -41,7 +40,7 @@ impl BlockingCollector for SockstatCollector {
     fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let mut out = parse(&read(&self.paths.proc("net/sockstat"))?, self.page_size)?;
         // IPv6 may be disabled; its file is then absent.
-        if let Ok(text) = std::fs::read_to_string(self.paths.proc("net/sockstat6")) {
+        if let Ok(text) = crate::paths::read_text(self.paths.proc("net/sockstat6")) {
             out.extend(parse(&text, self.page_size)?);
         }
         Ok(out)

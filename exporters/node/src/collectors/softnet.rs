@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::{Blocking, BlockingCollector, CollectError, CollectResult, Family};
+use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
 use crate::config::NodeConfig;
 use crate::paths::{read, HostPaths};
@@ -15,9 +15,12 @@ pub const DECL: CollectorDecl<NodeConfig> = CollectorDecl::on(
     "softnet",
     "per-CPU packet processing (/proc/net/softnet_stat)",
     |c| {
-        Arc::new(Blocking::new(SoftnetCollector {
-            paths: c.paths.clone(),
-        }))
+        crate::paths::reader(
+            &c.paths,
+            SoftnetCollector {
+                paths: c.paths.clone(),
+            },
+        )
     },
 );
 

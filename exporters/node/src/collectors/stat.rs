@@ -6,7 +6,6 @@ use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
 use crate::paths::{number, read, HostPaths};
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::Blocking;
 
 use crate::config::NodeConfig;
 
@@ -14,7 +13,7 @@ use crate::config::NodeConfig;
 pub const DECL: CollectorDecl<NodeConfig> = CollectorDecl::on(
     "stat",
     "boot time, context switches, forks, interrupts (/proc/stat)",
-    |c| Arc::new(Blocking::new(StatCollector::new(c.paths.clone()))),
+    |c| crate::paths::reader(&c.paths, StatCollector::new(c.paths.clone())),
 );
 
 pub struct StatCollector {

@@ -50,6 +50,10 @@ const STATS: &[(&str, &str, &str, f64, bool)] = &[
 ];
 
 impl BlockingCollector for TapestatsCollector {
+    fn nothing_to_block_on(&self) -> bool {
+        crate::paths::absent_or_empty(&self.paths, "class/scsi_tape")
+    }
+
     fn name(&self) -> &'static str {
         "tapestats"
     }

@@ -25,6 +25,10 @@ pub struct ThermalZoneCollector {
 }
 
 impl BlockingCollector for ThermalZoneCollector {
+    fn nothing_to_block_on(&self) -> bool {
+        crate::paths::absent_or_empty(&self.paths, "class/thermal")
+    }
+
     fn name(&self) -> &'static str {
         "thermal_zone"
     }

@@ -7,14 +7,13 @@ use sidewatch_common::{BlockingCollector, CollectResult, Family};
 
 use crate::paths::HostPaths;
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::Blocking;
 
 use crate::config::NodeConfig;
 
 /// `--collector.time`: on by default.
 pub const DECL: CollectorDecl<NodeConfig> =
     CollectorDecl::on("time", "system time, zone and clocksources", |c| {
-        Arc::new(Blocking::new(TimeCollector::new(c.paths.clone())))
+        crate::paths::reader(&c.paths, TimeCollector::new(c.paths.clone()))
     });
 
 pub struct TimeCollector {
@@ -96,12 +95,12 @@ pub fn clocksources(paths: &HostPaths) -> Vec<Family> {
         .collect();
     devices.sort();
     for (device, path) in devices {
-        if let Ok(text) = std::fs::read_to_string(path.join("available_clocksource")) {
+        if let Ok(text) = crate::paths::read_text(path.join("available_clocksource")) {
             for source in text.split_whitespace() {
                 available.add(&[("clocksource", source), ("device", &device)], 1.0);
             }
         }
-        if let Ok(text) = std::fs::read_to_string(path.join("current_clocksource")) {
+        if let Ok(text) = crate::paths::read_text(path.join("current_clocksource")) {
             current.add(&[("clocksource", text.trim()), ("device", &device)], 1.0);
         }
     }

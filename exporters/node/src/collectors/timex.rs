@@ -2,10 +2,8 @@
 //! the clock synchronised, its offset, frequency correction, error bounds and
 //! PPS counters, in node_exporter's names and units.
 
-use std::sync::Arc;
-
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::{Blocking, BlockingCollector, CollectError, CollectResult, Family};
+use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 use sidewatch_timex::{Timex, STA_NANO, TIME_ERROR};
 
 use crate::config::NodeConfig;
@@ -14,7 +12,7 @@ use crate::config::NodeConfig;
 pub const DECL: CollectorDecl<NodeConfig> = CollectorDecl::on(
     "timex",
     "kernel clock synchronisation state (adjtimex)",
-    |_| Arc::new(Blocking::new(TimexCollector)),
+    |c| crate::paths::reader(&c.paths, TimexCollector),
 );
 
 pub struct TimexCollector;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::{Blocking, BlockingCollector, CollectError, CollectResult, Family};
+use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
 use crate::config::NodeConfig;
 use crate::paths::HostPaths;
@@ -14,9 +14,12 @@ pub const DECL: CollectorDecl<NodeConfig> = CollectorDecl::on(
     "udp_queues",
     "UDP socket queues (/proc/net/udp, /proc/net/udp6)",
     |c| {
-        Arc::new(Blocking::new(UdpQueuesCollector {
-            paths: c.paths.clone(),
-        }))
+        crate::paths::reader(
+            &c.paths,
+            UdpQueuesCollector {
+                paths: c.paths.clone(),
+            },
+        )
     },
 );
 
@@ -58,7 +61,7 @@ impl BlockingCollector for UdpQueuesCollector {
         );
         for (ip, file) in [("v4", "net/udp"), ("v6", "net/udp6")] {
             // Without IPv6 there is no udp6 file: only v4 is reported.
-            let Ok(text) = std::fs::read_to_string(self.paths.proc(file)) else {
+            let Ok(text) = crate::paths::read_text(self.paths.proc(file)) else {
                 continue;
             };
             let (tx, rx) = queued(&text)?;

@@ -1,17 +1,15 @@
 //! `uname`: the kernel's identity from uname(2).
 
 use sidewatch_common::{BlockingCollector, CollectResult, Family};
-use std::sync::Arc;
 
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::Blocking;
 
 use crate::config::NodeConfig;
 
 /// `--collector.uname`: on by default.
 pub const DECL: CollectorDecl<NodeConfig> =
-    CollectorDecl::on("uname", "kernel identity (uname)", |_| {
-        Arc::new(Blocking::new(UnameCollector))
+    CollectorDecl::on("uname", "kernel identity (uname)", |c| {
+        crate::paths::reader(&c.paths, UnameCollector)
     });
 
 pub struct UnameCollector;

@@ -7,17 +7,16 @@ use sidewatch_common::{BlockingCollector, CollectResult, Family};
 
 use crate::paths::{parse_with, HostPaths};
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::Blocking;
 
 use crate::config::NodeConfig;
 
 /// `--collector.vmstat`: on by default.
 pub const DECL: CollectorDecl<NodeConfig> =
     CollectorDecl::on("vmstat", "virtual memory counters (/proc/vmstat)", |c| {
-        Arc::new(Blocking::new(VmstatCollector::new(
-            c.paths.clone(),
-            c.cli.vmstat.fields.clone(),
-        )))
+        crate::paths::reader(
+            &c.paths,
+            VmstatCollector::new(c.paths.clone(), c.cli.vmstat.fields.clone()),
+        )
     });
 
 /// This collector's own flags.

@@ -33,6 +33,10 @@ const NUMBERS: &[(&str, &str)] = &[
 ];
 
 impl BlockingCollector for WatchdogCollector {
+    fn nothing_to_block_on(&self) -> bool {
+        crate::paths::absent_or_empty(&self.paths, "class/watchdog")
+    }
+
     fn name(&self) -> &'static str {
         "watchdog"
     }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::{Blocking, BlockingCollector, CollectError, CollectResult, Family};
+use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
 use crate::config::NodeConfig;
 use crate::paths::{entries, HostPaths};
@@ -12,9 +12,12 @@ use crate::paths::{entries, HostPaths};
 /// `--collector.xfs`: on by default.
 pub const DECL: CollectorDecl<NodeConfig> =
     CollectorDecl::on("xfs", "XFS filesystem statistics (/sys/fs/xfs)", |c| {
-        Arc::new(Blocking::new(XfsCollector {
-            paths: c.paths.clone(),
-        }))
+        crate::paths::reader(
+            &c.paths,
+            XfsCollector {
+                paths: c.paths.clone(),
+            },
+        )
     });
 
 pub struct XfsCollector {
@@ -70,7 +73,7 @@ impl BlockingCollector for XfsCollector {
         // /sys/fs/xfs/stats is the sum over filesystems; devices have their own.
         for (device, dir) in entries(&self.paths.sys("fs/xfs"), "") {
             let path = dir.join("stats/stats");
-            let Ok(text) = std::fs::read_to_string(&path) else {
+            let Ok(text) = crate::paths::read_text(&path) else {
                 continue;
             };
             let mut lines: std::collections::HashMap<&str, Vec<f64>> =

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use sidewatch_common::collector::CollectorDecl;
 use sidewatch_common::metrics::{FamilySet, MetricKind};
-use sidewatch_common::{Blocking, BlockingCollector, CollectError, CollectResult};
+use sidewatch_common::{BlockingCollector, CollectError, CollectResult};
 
 use crate::config::NodeConfig;
 use crate::paths::{entries, HostPaths};
@@ -15,9 +15,12 @@ use crate::paths::{entries, HostPaths};
 /// `--collector.zfs`: on by default.
 pub const DECL: CollectorDecl<NodeConfig> =
     CollectorDecl::on("zfs", "OpenZFS statistics (/proc/spl/kstat/zfs)", |c| {
-        Arc::new(Blocking::new(ZfsCollector {
-            paths: c.paths.clone(),
-        }))
+        crate::paths::reader(
+            &c.paths,
+            ZfsCollector {
+                paths: c.paths.clone(),
+            },
+        )
     });
 
 pub struct ZfsCollector {
@@ -85,7 +88,7 @@ fn number(key: &str, v: &str) -> Result<f64, CollectError> {
 
 /// Families by name, created on first use.
 fn read(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path).ok()
+    crate::paths::read_text(path).ok()
 }
 
 impl BlockingCollector for ZfsCollector {
