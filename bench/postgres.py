@@ -19,6 +19,8 @@ Run as root (the server runs as the postgres user) or as a user that can run ini
 import argparse
 import os
 import pwd
+import re
+import statistics
 import shutil
 import subprocess
 import sys
@@ -27,7 +29,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from node import free_port, peer_binary, measure, report, scrape, start  # noqa: E402
+from node import binary_size, free_port, peer_binary, measure, report, scrape, start  # noqa: E402
 
 PG_BIN = os.environ.get("SIDEWATCH_PG_BIN", "/usr/lib/postgresql/15/bin")
 QUERIES = """\
@@ -71,10 +73,14 @@ def start_cluster(root, databases, tables):
     subprocess.run([f"{PG_BIN}/initdb", "-D", data, "-U", "postgres", "--auth=trust", "--no-sync"],
                    check=True, stdout=subprocess.DEVNULL, **run_as_postgres())
     port = free_port()
+    # Every statement is logged with its duration and application name, so
+    # that the statements sidewatch-postgres runs can be timed alone after.
+    server_log = open(os.path.join(root, "server.log"), "wb")
     server = subprocess.Popen([f"{PG_BIN}/postgres", "-D", data, "-p", str(port), "-k", root,
                                "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-                               "-c", "max_connections=200"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **run_as_postgres())
+                               "-c", "max_connections=200", "-c", "log_min_duration_statement=0",
+                               "-c", "log_line_prefix=%a|"],
+                              stdout=subprocess.DEVNULL, stderr=server_log, **run_as_postgres())
     for _ in range(100):
         if subprocess.run(["psql", "-X", "-h", "127.0.0.1", "-U", "postgres", "-p", str(port),
                            "-d", "postgres", "-c", "SELECT 1"], capture_output=True).returncode == 0:
@@ -87,6 +93,46 @@ def start_cluster(root, databases, tables):
                        f"EXECUTE format('CREATE TABLE t%s (id int); INSERT INTO t%s VALUES (1)', i, i); "
                        f"END LOOP; END $$")
     return server, port
+
+
+def statements_since(log_path, offset, application="sidewatch-postgres"):
+    """The distinct statements `application` ran, from the server log after
+    `offset` (log_min_duration_statement=0 logs each with its duration)."""
+    stmts, current = [], None
+    with open(log_path, errors="replace") as f:
+        f.seek(offset)
+        for line in f:
+            if line.startswith("\t") and current is not None:
+                current.append(line[1:].rstrip("\n"))
+                continue
+            if current is not None:
+                stmts.append("\n".join(current))
+                current = None
+            if line.startswith(application + "|"):
+                m = re.search(r"duration: [0-9.]+ ms  (?:statement|execute [^:]*): (.*)", line)
+                if m:
+                    current = [m.group(1)]
+    if current is not None:
+        stmts.append("\n".join(current))
+    return list(dict.fromkeys(s for s in stmts if s.strip()))
+
+
+def alone(port, db, statement, runs=20):
+    """Median round trip of one statement run by itself on an open
+    connection (psql's \\timing), or None when it does not run alone (it
+    takes parameters)."""
+    script = "\\timing on\n" + (statement.rstrip().rstrip(";") + ";\n") * runs
+    out = subprocess.run(["psql", "-X", "-q", "-h", "127.0.0.1", "-U", "postgres", "-p", str(port),
+                          "-d", db, "-o", "/dev/null"], input=script, capture_output=True, text=True)
+    times = [float(t) for t in re.findall(r"Time: ([0-9.]+) ms", out.stdout)]
+    return statistics.median(times) if len(times) == runs else None
+
+
+def slowest_alone(port, db, log_path, offset):
+    """The slowest of sidewatch-postgres's statements, each run alone."""
+    timed = [(t, s) for s in statements_since(log_path, offset)
+             if (t := alone(port, db, s)) is not None]
+    return max(timed) if timed else (None, None), len(timed)
 
 
 def main():
@@ -113,7 +159,7 @@ def main():
     log = tempfile.TemporaryFile()
     print(f"{args.scrapes} interleaved scrapes each, after {args.warmup} warm-up scrapes; "
           f"{args.databases} databases x {args.tables} tables; {os.cpu_count()} CPUs; "
-          f"{time.strftime('%Y-%m-%d')}")
+          f"{time.strftime('%Y-%m-%d')}; {binary_size(args.sidewatch)}")
     print()
     alldbs = ["--auto-discover-databases", "--disable-default-metrics", "--disable-settings-metrics",
               f"--extend.query-path={queries}", "--exclude-databases=postgres"]
@@ -131,8 +177,10 @@ def main():
         (f"custom queries in all {args.databases} databases, sidewatch allowed as many connections as the peer holds",
          alldbs + ["--no-collector.vector", f"--pg.max-connections={args.databases}"], peer_alldbs),
     ]
+    server_log = os.path.join(root, "server.log")
     try:
         for title, ours, theirs in scenarios:
+            offset = os.path.getsize(server_log)
             exporters = {
                 "sidewatch-postgres": start("sidewatch-postgres", [args.sidewatch] + ours, free_port(), log, env),
                 "postgres_exporter": start("postgres_exporter", [peer] + theirs, free_port(), log, env),
@@ -147,6 +195,16 @@ def main():
                     p.terminate()
                     p.wait(10)
             report(title, exporters, lat, cpu, mem, size, args.scrapes)
+            if "one database" in title:
+                (slowest, statement), count = slowest_alone(port, "bench0", server_log, offset)
+                if slowest:
+                    ours = statistics.median(lat["sidewatch-postgres"]) * 1000
+                    first = " ".join(statement.split())[:70]
+                    print(f"floor: the slowest of the {count} statements sidewatch-postgres ran, "
+                          f"each run alone {20} times on an open connection: {slowest:.2f} ms "
+                          f"(`{first}...`); sidewatch-postgres's median scrape {ours:.2f} ms = "
+                          f"{ours / slowest:.2f}x that")
+                    print()
             if os.environ.get("BENCH_DURATIONS"):
                 print(durations)
     finally:

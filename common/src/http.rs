@@ -353,42 +353,116 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Drops a connection that sends nothing within the timeout: the HTTP
-/// layer's header timer starts only with the first byte.
-#[derive(Clone, Copy, Debug)]
-struct FirstByteTimeout(Duration);
-
-impl<S: Send + 'static> axum_server::accept::Accept<tokio::net::TcpStream, S> for FirstByteTimeout {
-    type Stream = tokio::net::TcpStream;
-    type Service = S;
-    type Future = futures::future::BoxFuture<'static, std::io::Result<(Self::Stream, S)>>;
-
-    fn accept(&self, stream: tokio::net::TcpStream, service: S) -> Self::Future {
-        let timeout = self.0;
-        Box::pin(async move {
-            let mut first = [0u8; 1];
-            match tokio::time::timeout(timeout, stream.peek(&mut first)).await {
-                Ok(Ok(_)) => Ok((stream, service)),
-                Ok(Err(e)) => Err(e),
-                Err(_) => Err(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "no request within the read-header timeout",
-                )),
-            }
-        })
+/// Waits for a connection's first byte for at most `timeout`: the HTTP
+/// layer's header timer starts only with the first byte, so a client that
+/// connects and sends nothing would otherwise hold the connection open.
+async fn first_byte(stream: &tokio::net::TcpStream, timeout: Duration) -> std::io::Result<()> {
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(timeout, stream.peek(&mut first)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "no request within the read-header timeout",
+        )),
     }
 }
 
-/// Closes connections whose request headers do not arrive in time, including
-/// kept-alive connections that send no next request.
-fn bound_reads(
-    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
-    timeout: Duration,
-) {
+/// Resolves once shutdown has begun (also when the sender is gone).
+async fn stopped(stopping: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|s| *s).await;
+}
+
+/// What each connection needs: the routes, TLS if configured, the header
+/// timeout, the shutdown signal, and a token whose drop tells [`serve`]
+/// the connection has ended.
+#[derive(Clone)]
+struct ConnectionKit {
+    app: axum::Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    read_header_timeout: Duration,
+    stopping: tokio::sync::watch::Receiver<bool>,
+    in_flight: tokio::sync::mpsc::Sender<()>,
+}
+
+/// Accepts connections until shutdown; each is served on its own task. An
+/// accept error (out of descriptors, say) is logged and retried after a
+/// pause instead of ending the server.
+async fn accept_loop(listener: tokio::net::TcpListener, kit: ConnectionKit) {
+    let mut stopping = kit.stopping.clone();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped(&mut stopping) => return,
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                tokio::spawn(serve_connection(stream, kit.clone()));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// One connection, HTTP/1.1 only (with or without TLS): request headers must
+/// arrive within the read-header timeout, also between kept-alive requests;
+/// at shutdown the request in flight is answered, then the connection closes.
+async fn serve_connection(stream: tokio::net::TcpStream, kit: ConnectionKit) {
+    let ConnectionKit {
+        app,
+        tls,
+        read_header_timeout,
+        mut stopping,
+        in_flight: _in_flight,
+    } = kit;
+    if first_byte(&stream, read_header_timeout).await.is_err() {
+        return;
+    }
+    let _ = stream.set_nodelay(true);
+    let service = hyper_util::service::TowerToHyperService::new(app);
+    let mut builder = hyper::server::conn::http1::Builder::new();
     builder
-        .http1()
         .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(timeout);
+        .header_read_timeout(read_header_timeout);
+    let result = match tls {
+        Some(acceptor) => {
+            let stream =
+                match tokio::time::timeout(read_header_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => r,
+                _ = stopped(&mut stopping) => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            }
+        }
+        None => {
+            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => r,
+                _ = stopped(&mut stopping) => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            }
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
 }
 
 /// Serves on every listener until `shutdown` resolves, then lets in-flight
@@ -401,48 +475,39 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let ready = Arc::new(AtomicBool::new(false));
     let app = router(engine, &options, Arc::clone(&ready));
-    let handle = axum_server::Handle::new();
+    let tls = options
+        .web_config
+        .as_ref()
+        .and_then(|w| w.tls.clone())
+        .map(tokio_rustls::TlsAcceptor::from);
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let (in_flight, mut all_done) = tokio::sync::mpsc::channel::<()>(1);
+    let kit = ConnectionKit {
+        app,
+        tls,
+        read_header_timeout: options.read_header_timeout,
+        stopping,
+        in_flight,
+    };
     let mut servers = tokio::task::JoinSet::new();
     for listener in listeners {
-        let addr = listener.local_addr()?;
-        let app = app.clone();
-        let handle = handle.clone();
-        match options.web_config.as_ref().and_then(|w| w.tls.clone()) {
-            Some(tls) => {
-                let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
-                let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config)
-                    .handshake_timeout(options.read_header_timeout)
-                    .acceptor(FirstByteTimeout(options.read_header_timeout));
-                let mut server = axum_server::from_tcp(listener)?
-                    .acceptor(acceptor)
-                    .handle(handle);
-                bound_reads(server.http_builder(), options.read_header_timeout);
-                tracing::info!(address = %addr, tls = true, "listening");
-                servers.spawn(async move { server.serve(app.into_make_service()).await });
-            }
-            None => {
-                let mut server = axum_server::from_tcp(listener)?
-                    .acceptor(FirstByteTimeout(options.read_header_timeout))
-                    .handle(handle);
-                bound_reads(server.http_builder(), options.read_header_timeout);
-                tracing::info!(address = %addr, tls = false, "listening");
-                servers.spawn(async move { server.serve(app.into_make_service()).await });
-            }
-        }
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        tracing::info!(address = %listener.local_addr()?, tls = kit.tls.is_some(), "listening");
+        servers.spawn(accept_loop(listener, kit.clone()));
     }
+    drop(kit);
     ready.store(true, Ordering::Relaxed);
-    let signal_handle = handle.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        tracing::info!("shutting down");
-        signal_handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
-    });
-    while let Some(result) = servers.join_next().await {
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(ServeError::Io(e)),
-            Err(e) => return Err(ServeError::Io(std::io::Error::other(e))),
+    tokio::select! {
+        _ = shutdown => {}
+        Some(Err(e)) = servers.join_next() => {
+            return Err(ServeError::Io(std::io::Error::other(e)));
         }
     }
+    tracing::info!("shutting down");
+    let _ = stop.send(true);
+    while servers.join_next().await.is_some() {}
+    // Every connection holds a sender; recv answers None once all are gone.
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, all_done.recv()).await;
     Ok(())
 }
