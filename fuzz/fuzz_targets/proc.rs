@@ -1,6 +1,7 @@
 //! The /proc parsers, through the collectors that use them: the input is
 //! written where a collector reads under a fake --path.procfs (its first
 //! byte picks the collector), and the collector runs as a scrape runs it.
+//! The rest is also parsed as a textfile collector's *.prom file.
 #![no_main]
 
 use std::path::Path;
@@ -144,4 +145,8 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = collector.collect_blocking(&sidewatch_common::ScrapeContext::within(std::time::Duration::from_secs(10)));
     });
+    // The text-file parser takes the same input as a *.prom file.
+    if let Ok(text) = std::str::from_utf8(text) {
+        let _ = textfile::parse_file(text);
+    }
 });

@@ -1,8 +1,8 @@
 //! `textfile`: metrics that cron jobs, backups and other programs write as
 //! `*.prom` files in the text exposition format, as node_exporter's textfile
-//! collector reads them. Files are parsed with prometheus-parse; a file with
-//! a line that is not a sample, a comment or blank, or that does not end in
-//! a newline (half written), is skipped whole with one log line and
+//! collector reads them. A file with a line that is not a sample, a comment
+//! or blank, a sample with a timestamp, or no newline at its end (half
+//! written), is skipped whole with one log line and
 //! `node_textfile_scrape_error 1`, and the other files still count. A series
 //! that a second file repeats is reported and emitted once.
 
@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use prometheus_parse::{LineInfo, Scrape, Value};
 use sidewatch_common::collector::CollectorDecl;
 use sidewatch_common::metrics::{LabelName, MetricKind};
 use sidewatch_common::{Blocking, BlockingCollector, CollectResult, Family};
@@ -58,94 +57,171 @@ type Parsed = Vec<(
     f64,
 )>;
 
-/// Checks every line with prometheus-parse's line parser, then parses the
-/// file with it. The error names the line.
+/// Parses a text file in the exposition format, line by line: `# HELP` and
+/// `# TYPE` lines, other comments, blank lines, and samples
+/// (`name{label="value",...} value`). Every sample is passed on as its own
+/// series: counters and gauges with their type, everything else (histogram
+/// and summary series included) untyped, each with the HELP of its name or
+/// of its family. The whole file is refused, with the line named, when a line
+/// is none of these, a value is not a number, a sample carries a timestamp
+/// (as node_exporter, which refuses client-side timestamps), or the file
+/// does not end in a newline (half written).
 pub fn parse_file(text: &str) -> Result<Parsed, String> {
     if !text.is_empty() && !text.ends_with('\n') {
         return Err("does not end in a newline (half written?)".to_owned());
     }
-    let mut kinds: HashMap<String, MetricKind> = HashMap::new();
+    let mut kinds: HashMap<&str, MetricKind> = HashMap::new();
+    let mut docs: HashMap<&str, String> = HashMap::new();
+    let mut samples: Vec<SampleLine> = Vec::new();
     for (i, line) in text.lines().enumerate() {
+        let at = |e: String| format!("line {}: {e}", i + 1);
         let t = line.trim();
-        match LineInfo::parse(line) {
-            LineInfo::Empty => {}
-            LineInfo::Type {
-                metric_name,
-                sample_type,
-                ..
-            } => {
-                use prometheus_parse::SampleType as S;
-                let kind = match sample_type {
-                    S::Counter => MetricKind::Counter,
-                    S::Gauge => MetricKind::Gauge,
-                    _ => MetricKind::Untyped,
-                };
-                kinds.insert(metric_name.trim_end_matches("_bucket").to_owned(), kind);
-            }
-            LineInfo::Sample { value, .. } => {
-                let ok = matches!(value, "+Inf" | "-Inf" | "NaN") || value.parse::<f64>().is_ok();
-                if !ok {
-                    return Err(format!("line {}: {value:?} is not a number", i + 1));
-                }
-            }
-            LineInfo::Doc { .. } => {}
-            LineInfo::Ignored if t.starts_with('#') => {}
-            LineInfo::Ignored => return Err(format!("line {}: not a sample: {t:?}", i + 1)),
+        if t.is_empty() {
+            continue;
         }
-    }
-    let scrape =
-        Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).map_err(|e| e.to_string())?;
-    let mut out = Parsed::new();
-    for s in scrape.samples {
-        let labels: Vec<(String, String)> = s
-            .labels
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let help = scrape.docs.get(&s.metric).cloned();
-        let kind = kinds.get(&s.metric).copied().unwrap_or(MetricKind::Untyped);
-        match s.value {
-            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => {
-                out.push((s.metric, kind, help, labels, v));
-            }
-            // Histograms and summaries are passed on as their plain series.
-            Value::Histogram(buckets) => {
-                for b in buckets {
-                    let mut l = labels.clone();
-                    l.push(("le".to_owned(), format_bound(b.less_than)));
-                    out.push((
-                        format!("{}_bucket", s.metric),
-                        MetricKind::Untyped,
-                        help.clone(),
-                        l,
-                        b.count,
-                    ));
+        if let Some(comment) = t.strip_prefix('#') {
+            let mut words = comment.trim_start().splitn(3, [' ', '\t']);
+            match (words.next(), words.next(), words.next()) {
+                (Some("HELP"), Some(name), help) => {
+                    docs.insert(name, unescape(help.unwrap_or("").trim_start(), false));
                 }
-            }
-            Value::Summary(quantiles) => {
-                for q in quantiles {
-                    let mut l = labels.clone();
-                    l.push(("quantile".to_owned(), q.quantile.to_string()));
-                    out.push((
-                        s.metric.clone(),
-                        MetricKind::Untyped,
-                        help.clone(),
-                        l,
-                        q.count,
-                    ));
+                (Some("TYPE"), Some(name), Some(kind)) => {
+                    let kind = match kind.trim() {
+                        "counter" => MetricKind::Counter,
+                        "gauge" => MetricKind::Gauge,
+                        "histogram" | "summary" | "untyped" => MetricKind::Untyped,
+                        other => return Err(at(format!("unknown type {other:?}"))),
+                    };
+                    kinds.insert(name, kind);
                 }
+                _ => {}
             }
+            continue;
         }
+        let (name, labels, value) = sample_line(t).map_err(at)?;
+        samples.push((name, labels, value));
     }
-    Ok(out)
+    Ok(samples
+        .into_iter()
+        .map(|(name, labels, value)| {
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .unwrap_or(name);
+            let help = docs.get(name).or_else(|| docs.get(family)).cloned();
+            let kind = kinds.get(name).copied().unwrap_or(MetricKind::Untyped);
+            (name.to_owned(), kind, help, labels, value)
+        })
+        .collect())
 }
 
-fn format_bound(v: f64) -> String {
-    if v.is_infinite() && v > 0.0 {
-        "+Inf".to_owned()
-    } else {
-        v.to_string()
+/// A sample line's name, labels and value.
+type SampleLine<'a> = (&'a str, Vec<(String, String)>, f64);
+
+/// One sample line: name, labels, value; no timestamp.
+fn sample_line(line: &str) -> Result<SampleLine<'_>, String> {
+    let name_end = line
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .unwrap_or(line.len());
+    let name = &line[..name_end];
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(format!("not a sample: {line:?}"));
     }
+    let mut rest = &line[name_end..];
+    let mut labels = Vec::new();
+    if let Some(mut inner) = rest.strip_prefix('{') {
+        loop {
+            inner = inner.trim_start();
+            if let Some(after) = inner.strip_prefix('}') {
+                rest = after;
+                break;
+            }
+            let key_end = inner
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(inner.len());
+            let key = &inner[..key_end];
+            let after_key = inner[key_end..].trim_start();
+            let Some(quoted) = after_key
+                .strip_prefix('=')
+                .map(str::trim_start)
+                .and_then(|r| r.strip_prefix('"'))
+            else {
+                return Err(format!("bad label in {line:?}"));
+            };
+            if key.is_empty() || key.starts_with(|c: char| c.is_ascii_digit()) {
+                return Err(format!("bad label name in {line:?}"));
+            }
+            let (value, after_value) = quoted_value(quoted)
+                .ok_or_else(|| format!("unterminated label value in {line:?}"))?;
+            labels.push((key.to_owned(), value));
+            inner = after_value.trim_start();
+            if let Some(after_comma) = inner.strip_prefix(',') {
+                inner = after_comma;
+            } else if !inner.starts_with('}') {
+                return Err(format!("bad label list in {line:?}"));
+            }
+        }
+    }
+    if !rest.starts_with([' ', '\t']) {
+        return Err(format!("not a sample: {line:?}"));
+    }
+    let mut fields = rest.split_whitespace();
+    let value = fields.next().unwrap_or("");
+    let value = match value {
+        "+Inf" | "Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        "NaN" => f64::NAN,
+        v => v
+            .parse::<f64>()
+            .ok()
+            .filter(|_| !v.eq_ignore_ascii_case("inf") && !v.eq_ignore_ascii_case("nan"))
+            .ok_or_else(|| format!("{v:?} is not a number"))?,
+    };
+    if fields.next().is_some() {
+        return Err("timestamps are not supported in text files".to_owned());
+    }
+    Ok((name, labels, value))
+}
+
+/// A label value after its opening quote: the unescaped value and what
+/// follows the closing quote.
+fn quoted_value(s: &str) -> Option<(String, &str)> {
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => return Some((unescape(&s[..i], true), &s[i + 1..])),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Undoes the format's escapes: `\\` and `\n`, and `\"` in label values.
+fn unescape(s: &str, quotes: bool) -> String {
+    if !s.contains('\\') {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('\\') => out.push('\\'),
+            Some('"') if quotes => out.push('"'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
 }
 
 fn prom_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
@@ -255,5 +331,96 @@ impl BlockingCollector for TextfileCollector {
             .with(&[], if error { 1.0 } else { 0.0 }),
         );
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(
+        text: &str,
+    ) -> (
+        String,
+        MetricKind,
+        Option<String>,
+        Vec<(String, String)>,
+        f64,
+    ) {
+        let mut parsed = parse_file(text).expect("parses");
+        assert_eq!(parsed.len(), 1, "{parsed:?}");
+        parsed.remove(0)
+    }
+
+    #[test]
+    fn samples_labels_types_and_help() {
+        let (name, kind, help, labels, value) = one(
+            "# HELP jobs_total Jobs run, by \\\\ and \\n.\n# TYPE jobs_total counter\n\
+             jobs_total{queue=\"a \\\"b\\\" \\\\ c\\nd\" , host=\"x\",} 1.5e3\n",
+        );
+        assert_eq!(name, "jobs_total");
+        assert_eq!(kind, MetricKind::Counter);
+        assert_eq!(help.as_deref(), Some("Jobs run, by \\ and \n."));
+        assert_eq!(
+            labels,
+            vec![
+                ("queue".to_owned(), "a \"b\" \\ c\nd".to_owned()),
+                ("host".to_owned(), "x".to_owned())
+            ]
+        );
+        assert_eq!(value, 1500.0);
+        let (_, kind, help, labels, value) = one("plain:name 7\n");
+        assert_eq!(
+            (kind, help, labels.len(), value),
+            (MetricKind::Untyped, None, 0, 7.0)
+        );
+        assert!(one("a{} -Inf\n").4.is_infinite());
+        assert!(one("a NaN\n").4.is_nan());
+        // A label value may hold braces, commas and '=' between its quotes.
+        assert_eq!(
+            one("a{x=\"}{,=\"} 1\n").3,
+            vec![("x".to_owned(), "}{,=".to_owned())]
+        );
+    }
+
+    #[test]
+    fn histogram_and_summary_series_pass_as_untyped_with_the_family_help() {
+        let parsed = parse_file(
+            "# HELP lat Latency.\n# TYPE lat histogram\nlat_bucket{le=\"0.5\"} 1\n\
+             lat_bucket{le=\"+Inf\"} 2\nlat_sum 0.7\nlat_count 2\n\
+             # TYPE q summary\nq{quantile=\"0.9\"} 3\n",
+        )
+        .expect("parses");
+        let names: Vec<&str> = parsed.iter().map(|p| p.0.as_str()).collect();
+        assert_eq!(
+            names,
+            ["lat_bucket", "lat_bucket", "lat_sum", "lat_count", "q"]
+        );
+        assert!(parsed.iter().all(|p| p.1 == MetricKind::Untyped));
+        assert_eq!(parsed[2].2.as_deref(), Some("Latency."));
+        assert_eq!(parsed[1].3, vec![("le".to_owned(), "+Inf".to_owned())]);
+    }
+
+    #[test]
+    fn malformed_files_are_refused_with_the_line() {
+        for (text, why) in [
+            ("a 1", "newline"),
+            ("a one\n", "line 1"),
+            ("ok 1\na{b=\"c} 1\n", "line 2"),
+            ("a{b=c} 1\n", "bad label"),
+            ("a{1b=\"c\"} 1\n", "label name"),
+            ("a{b=\"c\" d=\"e\"} 1\n", "label list"),
+            ("a 1 1700000000000\n", "timestamps"),
+            ("9a 1\n", "not a sample"),
+            ("a{b=\"c\"}1\n", "not a sample"),
+            ("just words here\n", "line 1"),
+            ("a inf\n", "not a number"),
+            ("# TYPE a gauge_ish\n", "unknown type"),
+        ] {
+            let err = parse_file(text).expect_err(text);
+            assert!(err.contains(why), "{text:?}: {err}");
+        }
+        assert!(parse_file("").is_ok_and(|p| p.is_empty()));
+        assert!(parse_file("# just a comment\n\n").is_ok_and(|p| p.is_empty()));
     }
 }
