@@ -38,15 +38,21 @@ pub struct Sample {
 /// A metric family: one name, one help text, one type, many samples.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Family {
-    /// The name as Prometheus stores it (counters include `_total`).
-    pub name: String,
-    pub help: String,
+    /// The name as Prometheus stores it (counters include `_total`). Names
+    /// and help texts are mostly literals: borrowed, they cost no allocation
+    /// per family per scrape.
+    pub name: Cow<'static, str>,
+    pub help: Cow<'static, str>,
     pub kind: MetricKind,
     pub samples: Vec<Sample>,
 }
 
 impl Family {
-    pub fn new(name: impl Into<String>, help: impl Into<String>, kind: MetricKind) -> Self {
+    pub fn new(
+        name: impl Into<Cow<'static, str>>,
+        help: impl Into<Cow<'static, str>>,
+        kind: MetricKind,
+    ) -> Self {
         Self {
             name: name.into(),
             help: help.into(),
@@ -55,15 +61,15 @@ impl Family {
         }
     }
 
-    pub fn gauge(name: impl Into<String>, help: impl Into<String>) -> Self {
+    pub fn gauge(name: impl Into<Cow<'static, str>>, help: impl Into<Cow<'static, str>>) -> Self {
         Self::new(name, help, MetricKind::Gauge)
     }
 
-    pub fn counter(name: impl Into<String>, help: impl Into<String>) -> Self {
+    pub fn counter(name: impl Into<Cow<'static, str>>, help: impl Into<Cow<'static, str>>) -> Self {
         Self::new(name, help, MetricKind::Counter)
     }
 
-    pub fn untyped(name: impl Into<String>, help: impl Into<String>) -> Self {
+    pub fn untyped(name: impl Into<Cow<'static, str>>, help: impl Into<Cow<'static, str>>) -> Self {
         Self::new(name, help, MetricKind::Untyped)
     }
 
@@ -88,7 +94,10 @@ impl Family {
         });
     }
 
-    pub fn histogram(name: impl Into<String>, help: impl Into<String>) -> Self {
+    pub fn histogram(
+        name: impl Into<Cow<'static, str>>,
+        help: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self::new(name, help, MetricKind::Histogram)
     }
 
@@ -142,7 +151,7 @@ impl Family {
 #[derive(Default)]
 pub struct FamilySet {
     families: Vec<Family>,
-    index: std::collections::HashMap<String, usize>,
+    index: std::collections::HashMap<Cow<'static, str>, usize>,
 }
 
 impl FamilySet {
@@ -150,8 +159,10 @@ impl FamilySet {
         let i = match self.index.get(name) {
             Some(&i) => i,
             None => {
-                self.index.insert(name.to_owned(), self.families.len());
-                self.families.push(Family::new(name, help, kind));
+                self.index
+                    .insert(Cow::Owned(name.to_owned()), self.families.len());
+                self.families
+                    .push(Family::new(name.to_owned(), help.to_owned(), kind));
                 self.families.len() - 1
             }
         };
@@ -173,7 +184,7 @@ impl FamilySet {
     }
 
     pub fn push(&mut self, family: Family) {
-        match self.index.get(&family.name) {
+        match self.index.get(family.name.as_ref()) {
             Some(&i) => self.families[i].samples.extend(family.samples),
             None => {
                 self.index.insert(family.name.clone(), self.families.len());

@@ -265,7 +265,7 @@ struct Output {
 
 impl Output {
     fn new() -> Self {
-        let g = |n: &str, h: &str| Family::gauge(format!("sidewatch_queue_{n}"), h);
+        let g = |n: &str, h: &'static str| Family::gauge(format!("sidewatch_queue_{n}"), h);
         Self {
             up: g("up", "1 when the backend answers."),
             depth: g("depth", "Jobs in the queue, by state."),

@@ -34,8 +34,8 @@ impl Collector for WalCollector {
 impl WalCollector {
     fn families(&self) -> CollectResult {
         let now = SystemTime::now();
-        let g = |n: &str, h: &str| Family::gauge(format!("sidewatch_wal_{n}"), h);
-        let c = |n: &str, h: &str| Family::counter(format!("sidewatch_wal_{n}"), h);
+        let g = |n: &str, h: &'static str| Family::gauge(format!("sidewatch_wal_{n}"), h);
+        let c = |n: &str, h: &'static str| Family::counter(format!("sidewatch_wal_{n}"), h);
         let mut up = g("up", "1 when the directory could be read at the last scan.");
         let mut segments = g("segments", "Segment files in the directory.");
         let mut size = g("size_bytes", "Total size of the segment files.");

@@ -96,7 +96,7 @@ fn families(
             .iter()
             .any(|d| &d.name == name && d.major == *major && d.minor == *minor)
     });
-    let c = |name: &str, help: &str| Family::counter(format!("node_disk_{name}"), help);
+    let c = |name: &str, help: &'static str| Family::counter(format!("node_disk_{name}"), help);
     let mut reads = c(
         "reads_completed_total",
         "The total number of reads completed successfully.",

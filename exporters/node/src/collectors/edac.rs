@@ -38,7 +38,7 @@ impl BlockingCollector for EdacCollector {
     }
 
     fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
-        let c = |name: &str, help: &str| Family::counter(format!("node_edac_{name}"), help);
+        let c = |name: &str, help: &'static str| Family::counter(format!("node_edac_{name}"), help);
         let mut ce = c(
             "correctable_errors_total",
             "Total correctable memory errors.",

@@ -343,7 +343,8 @@ impl BlockingCollector for FilesystemCollector {
 
         let results = self.stat_all(&mounts);
 
-        let g = |name: &str, help: &str| Family::gauge(format!("node_filesystem_{name}"), help);
+        let g =
+            |name: &str, help: &'static str| Family::gauge(format!("node_filesystem_{name}"), help);
         let mut size = g("size_bytes", "Filesystem size in bytes.");
         let mut free = g("free_bytes", "Filesystem free space in bytes.");
         let mut avail = g(

@@ -74,7 +74,8 @@ impl BlockingCollector for InfinibandCollector {
     }
 
     fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
-        let g = |name: &str, help: &str| Family::gauge(format!("node_infiniband_{name}"), help);
+        let g =
+            |name: &str, help: &'static str| Family::gauge(format!("node_infiniband_{name}"), help);
         let mut state = g("state_id", "State of the InfiniBand port (0: no change, 1: down, 2: init, 3: armed, 4: active, 5: act defer)");
         let mut phys = g("physical_state_id", "Physical state of the InfiniBand port (0: no change, 1: sleep, 2: polling, 3: disable, 4: shift, 5: link up, 6: link error recover, 7: phytest)");
         let mut rates = g("rate_bytes_per_second", "Maximum signal transfer rate");

@@ -170,7 +170,7 @@ impl BlockingCollector for IpvsCollector {
         let [conns, in_pkts, out_pkts, in_bytes, out_bytes] = totals[..] else {
             return Err(CollectError::parse("ip_vs_stats: not 5 totals"));
         };
-        let c = |name: &str, help: &str, v: u64| {
+        let c = |name: &str, help: &'static str, v: u64| {
             Family::counter(format!("node_ipvs_{name}"), help).with(&[], v as f64)
         };
         let text_path = self.paths.proc("net/ip_vs");
@@ -190,7 +190,7 @@ impl BlockingCollector for IpvsCollector {
             s.1 += inactive;
             s.2 += weight;
         }
-        let g = |name: &str, help: &str| Family::gauge(format!("node_ipvs_{name}"), help);
+        let g = |name: &str, help: &'static str| Family::gauge(format!("node_ipvs_{name}"), help);
         let mut active = g(
             "backend_connections_active",
             "The current active connections by local and remote address.",

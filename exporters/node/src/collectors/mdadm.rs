@@ -158,7 +158,7 @@ impl BlockingCollector for MdadmCollector {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(CollectError::io(path.display().to_string(), e)),
         };
-        let g = |name: &str, help: &str| Family::gauge(format!("node_md_{name}"), help);
+        let g = |name: &str, help: &'static str| Family::gauge(format!("node_md_{name}"), help);
         let mut state = g("state", "Indicates the state of md-device.");
         let mut disks = g("disks", "Number of active/failed/spare disks of device.");
         let mut required = g("disks_required", "Total number of disks of device.");

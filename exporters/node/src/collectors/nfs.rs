@@ -181,7 +181,7 @@ impl BlockingCollector for NfsCollector {
             return Ok(Vec::new());
         };
         let l = parse(&text)?;
-        let c = |name: &str, help: &str| Family::counter(format!("node_nfs_{name}"), help);
+        let c = |name: &str, help: &'static str| Family::counter(format!("node_nfs_{name}"), help);
         let mut packets = c(
             "packets_total",
             "Total NFSd network packets (sent+received) by protocol type.",

@@ -79,10 +79,10 @@ impl BlockingCollector for NfsdCollector {
             return Ok(Vec::new());
         };
         let l = parse(&text)?;
-        let c = |name: &str, help: &str, v: f64| {
+        let c = |name: &str, help: &'static str, v: f64| {
             Family::counter(format!("node_nfsd_{name}"), help).with(&[], v)
         };
-        let g = |name: &str, help: &str, v: f64| {
+        let g = |name: &str, help: &'static str, v: f64| {
             Family::gauge(format!("node_nfsd_{name}"), help).with(&[], v)
         };
         let mut packets = Family::counter(

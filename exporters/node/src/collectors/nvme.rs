@@ -38,7 +38,7 @@ impl BlockingCollector for NvmeCollector {
     }
 
     fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
-        let g = |name: &str, help: &str| Family::gauge(format!("node_nvme_{name}"), help);
+        let g = |name: &str, help: &'static str| Family::gauge(format!("node_nvme_{name}"), help);
         let mut info = g(
             "info",
             "Non-numeric data from /sys/class/nvme/<device>, value is always 1.",

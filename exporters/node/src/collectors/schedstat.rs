@@ -51,7 +51,8 @@ impl BlockingCollector for SchedstatCollector {
 /// The `cpuN` lines: fields 7, 8 and 9 after the name are the time spent
 /// running and waiting (ns) and the timeslices run (Documentation/scheduler/sched-stats).
 pub fn parse(text: &str) -> CollectResult {
-    let c = |name: &str, help: &str| Family::counter(format!("node_schedstat_{name}"), help);
+    let c =
+        |name: &str, help: &'static str| Family::counter(format!("node_schedstat_{name}"), help);
     let mut running = c(
         "running_seconds_total",
         "Number of seconds CPU spent running a process.",

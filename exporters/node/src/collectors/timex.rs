@@ -46,8 +46,10 @@ pub fn families(tx: &Timex) -> Vec<Family> {
         MICRO
     };
     let synced = if tx.state == TIME_ERROR { 0.0 } else { 1.0 };
-    let g = |name: &str, help: &str, v: f64| Family::gauge(name, help).with(&[], v);
-    let c = |name: &str, help: &str, v: i64| Family::counter(name, help).with(&[], v as f64);
+    let g = |name: &'static str, help: &'static str, v: f64| Family::gauge(name, help).with(&[], v);
+    let c = |name: &'static str, help: &'static str, v: i64| {
+        Family::counter(name, help).with(&[], v as f64)
+    };
     vec![
         g(
             "node_timex_sync_status",

@@ -46,7 +46,7 @@ struct Families {
 
 impl Families {
     fn new(ns: &str) -> Self {
-        let g = |name: &str, help: &str| Family::gauge(format!("{ns}_{name}"), help);
+        let g = |name: &str, help: &'static str| Family::gauge(format!("{ns}_{name}"), help);
         Self {
             length: g("stream_length", "The number of elements of the stream"),
             radix_keys: g("stream_radix_tree_keys", "Radix tree keys count"),
