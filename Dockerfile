@@ -12,7 +12,9 @@ ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot
 
 FROM ${BUILDER_IMAGE} AS build
 WORKDIR /src
-ENV RUSTFLAGS="-C target-feature=+crt-static"
+# Static and non-PIE, with the release profile of Cargo.toml: the binaries
+# bench/ measures (docs/benchmarks.md; a test holds the flags equal).
+ENV RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static"
 # The dependencies first, from the manifests alone (empty crates stand in for
 # ours), so that a change to sidewatch's code rebuilds only its own crates.
 # Every workspace member's Cargo.toml is listed here (a test checks it).

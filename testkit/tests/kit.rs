@@ -592,3 +592,33 @@ fn the_dockerfile_caches_the_dependencies_of_every_workspace_member() {
     }
     assert!(members >= 8, "{members} members");
 }
+
+/// The shipped image is what bench/ measures (issue 17): the Dockerfile
+/// builds with the same RUSTFLAGS as bench/run.sh and the soak script, and
+/// both build the release profile that Cargo.toml defines.
+#[test]
+fn the_image_builds_the_binaries_bench_measures() {
+    let root = root();
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).expect("Dockerfile");
+    let shipped = dockerfile
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("ENV RUSTFLAGS="))
+        .expect("ENV RUSTFLAGS=... in the Dockerfile")
+        .trim_matches('"')
+        .to_owned();
+    assert!(
+        shipped.contains("relocation-model=static") && shipped.contains("+crt-static"),
+        "{shipped}"
+    );
+    for script in ["bench/run.sh", "bench/soak.sh"] {
+        let text = std::fs::read_to_string(root.join(script)).expect(script);
+        let flags = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("RUSTFLAGS="))
+            .unwrap_or_else(|| panic!("RUSTFLAGS=... in {script}"));
+        let flags = flags.split('"').nth(1).unwrap_or(flags);
+        assert_eq!(flags, shipped, "{script} builds with other flags than the image");
+        assert!(text.contains("cargo build --release"), "{script}");
+    }
+    assert!(dockerfile.contains("cargo build --release --locked"));
+}
