@@ -20,7 +20,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from node import cpu_seconds, free_port, memory_kib, scrape, start  # noqa: E402
+from node import binary_size, cpu_seconds, free_port, memory_kib, scrape, start  # noqa: E402
 from redis import resp  # noqa: E402
 
 KINDS = ["redis_list", "redis_zset", "redis_stream", "bullmq", "rq"]
@@ -94,7 +94,7 @@ def main():
         shutil.rmtree(root, ignore_errors=True)
     lat.sort()
     print(f"{args.scrapes} scrapes, {args.queues} queues ({', '.join(KINDS)} in turn, 100 jobs each); "
-          f"{os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d')}")
+          f"{os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d')}; {binary_size(args.sidewatch)}")
     print()
     print("| queues | median latency ms | p90 latency ms | CPU ms / scrape | RSS MiB | peak RSS MiB | body bytes |")
     print("|---|---|---|---|---|---|---|")

@@ -24,7 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from node import free_port, peer_binary, measure, report, start  # noqa: E402
+from node import binary_size, free_port, peer_binary, measure, report, start  # noqa: E402
 
 LISTS = 50
 STREAMS = 20
@@ -82,7 +82,7 @@ def main():
     log = tempfile.TemporaryFile()
     print(f"{args.scrapes} interleaved scrapes each, after {args.warmup} warm-up scrapes; "
           f"{args.keys} keys ({LISTS} lists, {STREAMS} streams with a consumer group); "
-          f"{os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d')}")
+          f"{os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d')}; {binary_size(args.sidewatch)}")
     print()
     singles = ",".join(f"list:{i}" for i in range(LISTS))
     checks = [f"--check-single-keys={singles}", "--check-streams=stream:*"]

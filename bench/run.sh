@@ -13,5 +13,10 @@ for name in "${which[@]}"; do
   echo "## sidewatch-$name"
   echo
   python3 "bench/$name.py" "target/$target/release/sidewatch-$name"
+  if [ "$name" = node ]; then
+    # Each exporter's default collectors: the set issue 17's ratios are on.
+    echo
+    python3 bench/node.py "target/$target/release/sidewatch-node" --defaults
+  fi
   echo
 done

@@ -20,7 +20,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from node import cpu_seconds, free_port, memory_kib, scrape, start  # noqa: E402
+from node import binary_size, cpu_seconds, free_port, memory_kib, scrape, start  # noqa: E402
 
 
 def main():
@@ -29,7 +29,7 @@ def main():
     ap.add_argument("--scrapes", type=int, default=200)
     args = ap.parse_args()
     print(f"{args.scrapes} scrapes per size, a writer appending to one file throughout; "
-          f"{os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d')}")
+          f"{os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d')}; {binary_size(args.sidewatch)}")
     print()
     print("| files | median latency ms | p90 latency ms | CPU ms / scrape | RSS MiB | peak RSS MiB | body bytes |")
     print("|---|---|---|---|---|---|---|")

@@ -617,7 +617,10 @@ fn the_image_builds_the_binaries_bench_measures() {
             .find_map(|l| l.trim().strip_prefix("RUSTFLAGS="))
             .unwrap_or_else(|| panic!("RUSTFLAGS=... in {script}"));
         let flags = flags.split('"').nth(1).unwrap_or(flags);
-        assert_eq!(flags, shipped, "{script} builds with other flags than the image");
+        assert_eq!(
+            flags, shipped,
+            "{script} builds with other flags than the image"
+        );
         assert!(text.contains("cargo build --release"), "{script}");
     }
     assert!(dockerfile.contains("cargo build --release --locked"));

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::filter::Regex;
 use clap::{CommandFactory, FromArgMatches, Parser};
-use regex::Regex;
 use sidewatch_common::cli::{self, CommonArgs, StartError};
 use sidewatch_common::http::HttpOptions;
 

@@ -26,6 +26,7 @@
 
 pub mod collectors;
 pub mod config;
+pub mod filter;
 pub mod paths;
 
 use std::sync::Arc;

@@ -34,18 +34,18 @@ pub struct CpuArgs {
     /// With --collector.cpu.info: node_cpu_flag_info for the first CPU's
     /// flags that match (regular expression).
     #[arg(id = "collector.cpu.info.flags-include", long = "collector.cpu.info.flags-include", env = "SIDEWATCH_COLLECTOR_CPU_INFO_FLAGS_INCLUDE", value_parser = crate::config::parse_regex, value_name = "REGEX")]
-    pub flags_include: Option<regex::Regex>,
+    pub flags_include: Option<crate::filter::Regex>,
 
     /// With --collector.cpu.info: node_cpu_bug_info for the first CPU's
     /// bugs that match (regular expression).
     #[arg(id = "collector.cpu.info.bugs-include", long = "collector.cpu.info.bugs-include", env = "SIDEWATCH_COLLECTOR_CPU_INFO_BUGS_INCLUDE", value_parser = crate::config::parse_regex, value_name = "REGEX")]
-    pub bugs_include: Option<regex::Regex>,
+    pub bugs_include: Option<crate::filter::Regex>,
 }
 
 #[derive(Clone)]
 pub struct CpuInfoOptions {
-    pub flags_include: Option<regex::Regex>,
-    pub bugs_include: Option<regex::Regex>,
+    pub flags_include: Option<crate::filter::Regex>,
+    pub bugs_include: Option<crate::filter::Regex>,
 }
 
 pub struct CpuCollector {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use regex::Regex;
+use crate::filter::Regex;
 use sidewatch_common::{BlockingCollector, CollectResult, Family};
 
 use crate::paths::{parse_with, HostPaths};

@@ -13,7 +13,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use regex::Regex;
+use crate::filter::Regex;
 use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
 use crate::paths::HostPaths;

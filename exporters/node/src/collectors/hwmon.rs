@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use regex::Regex;
+use crate::filter::Regex;
 use sidewatch_common::collector::CollectorDecl;
 use sidewatch_common::metrics::{FamilySet, MetricKind};
 use sidewatch_common::{Blocking, BlockingCollector, CollectResult};

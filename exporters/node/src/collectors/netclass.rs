@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use regex::Regex;
+use crate::filter::Regex;
 use sidewatch_common::collector::CollectorDecl;
 use sidewatch_common::{Blocking, BlockingCollector, CollectError, CollectResult, Family};
 

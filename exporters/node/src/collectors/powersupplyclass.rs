@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use regex::Regex;
+use crate::filter::Regex;
 use sidewatch_common::collector::CollectorDecl;
 use sidewatch_common::{Blocking, BlockingCollector, CollectResult, Family};
 

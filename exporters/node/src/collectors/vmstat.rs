@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use regex::Regex;
+use crate::filter::Regex;
 use sidewatch_common::{BlockingCollector, CollectResult, Family};
 
 use crate::paths::{parse_with, HostPaths};
