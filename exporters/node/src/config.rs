@@ -159,7 +159,7 @@ impl NodeConfig {
             sysfs: cli.sysfs.clone(),
             rootfs: cli.rootfs.clone(),
             udev_data: cli.udev_data.clone(),
-            kernel: crate::paths::kernel_filesystems(&cli.procfs, &cli.sysfs),
+            kernel: crate::paths::kernel_filesystems(&cli.procfs, &cli.sysfs, &cli.udev_data),
         });
         let http = HttpOptions::from_flags(&cli.common.web, &cli.common.scrape)?;
         Ok(Self {

@@ -14,10 +14,10 @@ pub struct HostPaths {
     pub sysfs: PathBuf,
     pub rootfs: PathBuf,
     pub udev_data: PathBuf,
-    /// Whether `procfs` and `sysfs` are the kernel's own proc and sysfs
-    /// (not a copy, a fixture tree or anything else a flag can point at): then
-    /// their files are generated from kernel memory, cannot block on a device,
-    /// a FIFO or a network, and the collectors that read only them run on the
+    /// Whether `procfs` and `sysfs` are the kernel's own proc and sysfs, and
+    /// `udev_data` a tmpfs or absent (not a copy, a fixture tree or anything
+    /// else a flag can point at): then their files are kept in kernel memory,
+    /// cannot block on a device, a FIFO or a network, and the collectors that read only them run on the
     /// runtime's thread instead of the blocking pool ([`reader`]).
     pub kernel: bool,
 }
@@ -50,13 +50,19 @@ impl HostPaths {
     }
 }
 
-/// Whether `procfs` is a proc filesystem and `sysfs` a sysfs, by their
-/// statfs magic numbers; false when either cannot be asked.
-pub fn kernel_filesystems(procfs: &Path, sysfs: &Path) -> bool {
+/// Whether `procfs` is a proc filesystem, `sysfs` a sysfs and `udev_data`
+/// (which diskstats reads) a tmpfs or absent, by their statfs magic numbers;
+/// false when any cannot be asked.
+pub fn kernel_filesystems(procfs: &Path, sysfs: &Path, udev_data: &Path) -> bool {
     const PROC_SUPER_MAGIC: u64 = 0x9fa0;
     const SYSFS_MAGIC: u64 = 0x6265_6572;
+    const TMPFS_MAGIC: u64 = 0x0102_1994;
     let magic = |p: &Path| rustix::fs::statfs(p).ok().map(|s| s.f_type as u64);
-    magic(procfs) == Some(PROC_SUPER_MAGIC) && magic(sysfs) == Some(SYSFS_MAGIC)
+    let udev = match rustix::fs::statfs(udev_data) {
+        Ok(s) => s.f_type as u64 == TMPFS_MAGIC,
+        Err(e) => e == rustix::io::Errno::NOENT,
+    };
+    magic(procfs) == Some(PROC_SUPER_MAGIC) && magic(sysfs) == Some(SYSFS_MAGIC) && udev
 }
 
 /// How a collector that reads only /proc and /sys runs: on the runtime's
@@ -147,6 +153,22 @@ pub fn parse_with<T: procfs::FromBufRead>(path: &Path) -> Result<T, CollectError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_kernels_own_proc_and_sys_count_as_kernel_filesystems() {
+        let (proc, sys) = (Path::new("/proc"), Path::new("/sys"));
+        let absent = Path::new("/nonexistent/udev/data");
+        assert!(kernel_filesystems(proc, sys, absent));
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        // A fixture tree, a swapped pair, or udev data on a disk: the pool.
+        assert!(!kernel_filesystems(
+            &here.join("tests/fixtures/proc"),
+            sys,
+            absent
+        ));
+        assert!(!kernel_filesystems(sys, proc, absent));
+        assert!(!kernel_filesystems(proc, sys, here));
+    }
 
     #[test]
     fn strip_root_maps_back_to_host_paths() {

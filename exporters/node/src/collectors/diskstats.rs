@@ -11,17 +11,16 @@ use sidewatch_common::{BlockingCollector, CollectResult, Family};
 
 use crate::paths::{parse_with, HostPaths};
 use sidewatch_common::collector::CollectorDecl;
-use sidewatch_common::Blocking;
 
 use crate::config::NodeConfig;
 
 /// `--collector.diskstats`: on by default.
 pub const DECL: CollectorDecl<NodeConfig> =
     CollectorDecl::on("diskstats", "block device I/O (/proc/diskstats)", |c| {
-        Arc::new(Blocking::new(DiskstatsCollector::new(
-            c.paths.clone(),
-            c.cli.diskstats.device_exclude.clone(),
-        )))
+        crate::paths::reader(
+            &c.paths,
+            DiskstatsCollector::new(c.paths.clone(), c.cli.diskstats.device_exclude.clone()),
+        )
     });
 
 /// This collector's own flags.
