@@ -292,3 +292,52 @@ mod intern_tests {
         assert_ne!(super::intern("other"), a);
     }
 }
+
+#[cfg(test)]
+mod placement_tests {
+    use super::*;
+
+    /// Reports the thread it ran on as a gauge's label.
+    struct WhereAmI {
+        nothing_to_block_on: bool,
+    }
+
+    impl BlockingCollector for WhereAmI {
+        fn name(&self) -> &'static str {
+            "where"
+        }
+        fn collect_blocking(&self, _ctx: &ScrapeContext) -> CollectResult {
+            let thread = format!("{:?}", std::thread::current().id());
+            Ok(vec![
+                crate::Family::gauge("thread", "").with(&[("id", &thread)], 1.0)
+            ])
+        }
+        fn nothing_to_block_on(&self) -> bool {
+            self.nothing_to_block_on
+        }
+    }
+
+    fn ran_on(collector: &dyn Collector) -> String {
+        let runtime = crate::runtime().expect("runtime");
+        let ctx = ScrapeContext::within(std::time::Duration::from_secs(5));
+        let families = runtime.block_on(collector.collect(&ctx)).expect("collect");
+        families[0].samples[0].labels[0].1.clone()
+    }
+
+    #[test]
+    fn inline_and_nothing_to_block_on_stay_on_the_runtime_thread_blocking_goes_to_the_pool() {
+        let here = format!("{:?}", std::thread::current().id());
+        let inline = Inline::new(WhereAmI {
+            nothing_to_block_on: false,
+        });
+        assert_eq!(ran_on(&inline), here);
+        let idle = Blocking::new(WhereAmI {
+            nothing_to_block_on: true,
+        });
+        assert_eq!(ran_on(&idle), here);
+        let pooled = Blocking::new(WhereAmI {
+            nothing_to_block_on: false,
+        });
+        assert_ne!(ran_on(&pooled), here);
+    }
+}

@@ -65,6 +65,14 @@ const FREQUENCIES: &[(&str, &str, &str)] = &[
 ];
 
 impl BlockingCollector for CpufreqCollector {
+    fn nothing_to_block_on(&self) -> bool {
+        // No CPU with a cpufreq directory (no driver, as in most VMs).
+        self.paths.kernel
+            && entries(&self.paths.sys("devices/system/cpu"), "cpu")
+                .iter()
+                .all(|(_, path)| !path.join("cpufreq").exists())
+    }
+
     fn name(&self) -> &'static str {
         "cpufreq"
     }
