@@ -193,46 +193,6 @@ pub struct PgContext {
     /// Connections to the main database that collectors are spread over.
     lanes: u8,
     next_lane: std::sync::atomic::AtomicU8,
-    /// The collector whose queries took longest at its last run, and how
-    /// long: with two or more lanes it gets lane 0 to itself, and everything
-    /// else shares the others, so a scrape waits for the longest collector
-    /// or for the rest, not for both in turn.
-    slowest: Mutex<Option<(&'static str, Duration)>>,
-}
-
-/// Lane 0 for the slowest collector, the others in turn for everyone else;
-/// all lanes in turn while nothing has been timed; 0 with a single lane.
-fn pick_lane(lanes: u8, turn: u8, slowest: Option<&str>, collector: Option<&str>) -> u8 {
-    if lanes < 2 {
-        return 0;
-    }
-    match slowest {
-        None => turn % lanes,
-        Some(name) if Some(name) == collector => 0,
-        Some(_) => 1 + turn % (lanes - 1),
-    }
-}
-
-#[cfg(test)]
-mod lane_tests {
-    use super::pick_lane;
-
-    #[test]
-    fn the_slowest_collector_has_lane_zero_to_itself() {
-        assert_eq!(pick_lane(1, 7, Some("database"), Some("database")), 0);
-        assert_eq!(
-            (0..4)
-                .map(|t| pick_lane(2, t, None, Some("x")))
-                .collect::<Vec<_>>(),
-            [0, 1, 0, 1]
-        );
-        assert_eq!(pick_lane(2, 5, Some("database"), Some("database")), 0);
-        for turn in 0..10 {
-            assert_eq!(pick_lane(2, turn, Some("database"), Some("locks")), 1);
-            assert_eq!(pick_lane(2, turn, Some("database"), None), 1);
-            assert!((1..4).contains(&pick_lane(4, turn, Some("database"), Some("locks"))));
-        }
-    }
 }
 
 /// Labels on every series of a target: `--constantLabels`, and `server`
@@ -290,7 +250,6 @@ impl PgContext {
             discovered: Mutex::new(None),
             lanes,
             next_lane: std::sync::atomic::AtomicU8::new(0),
-            slowest: Mutex::new(None),
         })
     }
 
@@ -308,44 +267,10 @@ impl PgContext {
         database: &str,
         deadline: tokio::time::Instant,
     ) -> Result<Arc<Conn>, CollectError> {
-        self.conn_for(database, None, deadline).await
-    }
-
-    /// The lane of the main database for `collector`: lane 0 for the one
-    /// that was slowest last time, the others in turn for the rest (all in
-    /// turn while nothing has been timed, or with one lane).
-    fn lane_for(&self, collector: Option<&str>) -> u8 {
-        let turn = self
-            .next_lane
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let slowest = self
-            .slowest
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .map(|(name, _)| name);
-        pick_lane(self.lanes, turn, slowest, collector)
-    }
-
-    /// Notes how long `collector`'s queries took, for [`Self::lane_for`].
-    pub fn timed(&self, collector: &'static str, took: Duration) {
-        let mut slowest = self.slowest.lock().unwrap_or_else(|p| p.into_inner());
-        match *slowest {
-            Some((name, _)) if name == collector => *slowest = Some((collector, took)),
-            Some((_, longest)) if longest >= took => {}
-            _ => *slowest = Some((collector, took)),
-        }
-    }
-
-    /// A connection to `database`; on the main database, on the lane
-    /// [`Self::lane_for`] gives `collector`.
-    pub async fn conn_for(
-        &self,
-        database: &str,
-        collector: Option<&str>,
-        deadline: tokio::time::Instant,
-    ) -> Result<Arc<Conn>, CollectError> {
         let lane = if database == self.main_database() {
-            self.lane_for(collector)
+            self.next_lane
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                % self.lanes
         } else {
             0
         };
@@ -557,11 +482,7 @@ impl QueryCollector {
         scrape: &sidewatch_common::ScrapeContext,
     ) -> Result<(), CollectError> {
         let deadline = scrape.deadline();
-        let started = Instant::now();
-        let conn = self
-            .ctx
-            .conn_for(database, Some(self.name), deadline)
-            .await?;
+        let conn = self.ctx.conn(database, deadline).await?;
         let datname = self.per_database.then_some(database);
         for (i, spec) in self.specs.iter().enumerate() {
             if !spec.versions.matches(conn.server_version) {
@@ -620,9 +541,6 @@ impl QueryCollector {
                     .insert(key, (Instant::now(), families.clone()));
             }
             out.extend(families);
-        }
-        if database == self.ctx.main_database() {
-            self.ctx.timed(self.name, started.elapsed());
         }
         Ok(())
     }
