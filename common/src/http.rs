@@ -422,11 +422,6 @@ async fn serve_connection(stream: tokio::net::TcpStream, kit: ConnectionKit) {
         return;
     }
     let _ = stream.set_nodelay(true);
-    let service = hyper_util::service::TowerToHyperService::new(app);
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(read_header_timeout);
     let result = match tls {
         Some(acceptor) => {
             let stream =
@@ -438,30 +433,39 @@ async fn serve_connection(stream: tokio::net::TcpStream, kit: ConnectionKit) {
                     }
                     Err(_) => return,
                 };
-            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-            tokio::pin!(conn);
-            tokio::select! {
-                r = conn.as_mut() => r,
-                _ = stopped(&mut stopping) => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
-            }
+            http1(stream, app, read_header_timeout, &mut stopping).await
         }
-        None => {
-            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-            tokio::pin!(conn);
-            tokio::select! {
-                r = conn.as_mut() => r,
-                _ = stopped(&mut stopping) => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
-            }
-        }
+        None => http1(stream, app, read_header_timeout, &mut stopping).await,
     };
     if let Err(e) = result {
         tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// HTTP/1.1 on an accepted stream (plain or TLS) until the client is done,
+/// or, once shutdown begins, until the request in flight is answered.
+async fn http1<S>(
+    stream: S,
+    app: axum::Router,
+    read_header_timeout: Duration,
+    stopping: &mut tokio::sync::watch::Receiver<bool>,
+) -> Result<(), hyper::Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper_util::service::TowerToHyperService::new(app);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(read_header_timeout);
+    let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => r,
+        _ = stopped(stopping) => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
     }
 }
 
