@@ -236,7 +236,14 @@ impl FilesystemCollector {
     /// whose call does not answer within `--collector.filesystem.mount-timeout`
     /// is marked stuck and its thread is left to it: the next mount gets a
     /// new thread. Mounts marked stuck are skipped until their call returns.
-    fn stat_all(&self, mounts: &[Mount]) -> Vec<Result<FsStats, String>> {
+    /// No wait goes past the scrape's deadline, so however many mounts hang
+    /// at once, the run ends with the scrape (a mount cut off by it counts
+    /// as stuck: its call has not returned).
+    fn stat_all(
+        &self,
+        mounts: &[Mount],
+        deadline: std::time::Instant,
+    ) -> Vec<Result<FsStats, String>> {
         let mut worker = self.worker.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = Vec::with_capacity(mounts.len());
         for mount in mounts {
@@ -264,7 +271,8 @@ impl FilesystemCollector {
                     }
                 }
             }
-            out.push(match answer.recv_timeout(self.mount_timeout) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            out.push(match answer.recv_timeout(self.mount_timeout.min(left)) {
                 Ok(Ok(stats)) => Ok(stats),
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(_) => {
@@ -316,7 +324,7 @@ impl BlockingCollector for FilesystemCollector {
         "filesystem"
     }
 
-    fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
+    fn collect_blocking(&self, ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let mut seen = HashSet::new();
         let mounts: Vec<Mount> = self
             .mounts()?
@@ -341,7 +349,7 @@ impl BlockingCollector for FilesystemCollector {
             })
             .collect();
 
-        let results = self.stat_all(&mounts);
+        let results = self.stat_all(&mounts, ctx.deadline().into_std());
 
         let g =
             |name: &str, help: &'static str| Family::gauge(format!("node_filesystem_{name}"), help);
