@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Test tools, installed once into a cache: the job-queue client libraries
 # sidewatch-queue's tests enqueue with (RQ and Celery from PyPI, BullMQ from
-# npm), and the operator kit's validator (yamllint).
+# npm), and the operator kit's validators (yamllint, kubernetes-validate).
 set -euo pipefail
 dest=${SIDEWATCH_QUEUE_LIBS:-$HOME/.cache/sidewatch/queue-libs}
 mkdir -p "$dest"
@@ -26,5 +26,12 @@ if [ ! -f "$tools/py/.done" ]; then
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
     --target "$tools/py" yamllint
   touch "$tools/py/.done"
+fi
+# The Kubernetes manifests' validator: the API schemas of every supported
+# Kubernetes release, bundled (deploy/kubernetes; testkit/kubernetes/validate.py).
+if [ ! -f "$tools/k8s/.done" ]; then
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    --target "$tools/k8s" 'kubernetes-validate==1.37.0'
+  touch "$tools/k8s/.done"
 fi
 echo "kit tools in $tools"

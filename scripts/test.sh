@@ -43,6 +43,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO rm -f /usr/sbin/policy-rc.d
 fi
 
+# kubectl renders deploy/kubernetes with its built-in kustomize (the suite
+# validates the result offline; no cluster is needed).
+command -v kubectl >/dev/null || { echo "kubectl (with kustomize) is required: deploy/kubernetes is rendered with it" >&2; exit 1; }
+
 # --- Rust tooling ----------------------------------------------------------
 command -v cargo >/dev/null || { echo "cargo is required" >&2; exit 1; }
 if ! cargo nextest --version >/dev/null 2>&1; then

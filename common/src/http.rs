@@ -128,6 +128,8 @@ pub fn resolve_listen_address(addr: &str) -> Result<Vec<SocketAddr>, ServeError>
     };
     let full = if let Some(port) = addr.strip_prefix(':') {
         format!("0.0.0.0:{port}")
+    } else if let Some(v4) = bracketed_ipv4(addr) {
+        v4
     } else {
         addr.to_owned()
     };
@@ -139,6 +141,16 @@ pub fn resolve_listen_address(addr: &str) -> Result<Vec<SocketAddr>, ServeError>
         return Err(err("resolves to no address".into()));
     }
     Ok(resolved)
+}
+
+/// `[10.0.0.1]:9100` as `10.0.0.1:9100`: Go's listeners take brackets
+/// around either family, so `[$(HOST_IP)]:9100` works on IPv4 and IPv6
+/// clusters alike (deploy/kubernetes/node).
+fn bracketed_ipv4(addr: &str) -> Option<String> {
+    let (host, port) = addr.strip_prefix('[')?.split_once("]:")?;
+    host.parse::<std::net::Ipv4Addr>()
+        .ok()
+        .map(|ip| format!("{ip}:{port}"))
 }
 
 /// Binds every address now, so a port in use is a start-up error.
@@ -514,4 +526,26 @@ pub async fn serve(
     // Every connection holds a sender; recv answers None once all are gone.
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, all_done.recv()).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses_take_brackets_around_either_family() {
+        let one = |a: &str| resolve_listen_address(a).map(|v| v[0].to_string());
+        assert_eq!(one(":9100").ok().as_deref(), Some("0.0.0.0:9100"));
+        assert_eq!(
+            one("[10.1.2.3]:9100").ok().as_deref(),
+            Some("10.1.2.3:9100")
+        );
+        assert_eq!(one("[::1]:9100").ok().as_deref(), Some("[::1]:9100"));
+        assert_eq!(
+            one("127.0.0.1:9100").ok().as_deref(),
+            Some("127.0.0.1:9100")
+        );
+        assert!(one("[10.1.2.3]").is_err());
+        assert!(one("[not-an-ip]:9100").is_err());
+    }
 }
