@@ -18,6 +18,20 @@ impl Prometheus {
     /// Starts Prometheus with `config` (prometheus.yml text) and extra files
     /// written beside it (e.g. rule files), by relative name.
     pub fn start(config: &str, files: &[(&str, &str)]) -> Self {
+        let program: PathBuf = find_program(&["prometheus"]).expect("prometheus is not installed");
+        Self::start_program(&program, config, files, false, &[])
+    }
+
+    /// Starts `program` (another Prometheus release) with `config`; in
+    /// agent mode (`--agent`, Prometheus 3) when `agent`, with `extra`
+    /// flags after the kit's own.
+    pub fn start_program(
+        program: &std::path::Path,
+        config: &str,
+        files: &[(&str, &str)],
+        agent: bool,
+        extra: &[&str],
+    ) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("sidewatch-prom")
             .tempdir()
@@ -28,16 +42,22 @@ impl Prometheus {
         let config_path = dir.path().join("prometheus.yml");
         std::fs::write(&config_path, config).expect("write config");
         let port = free_port();
-        let program: PathBuf = find_program(&["prometheus"]).expect("prometheus is not installed");
-        let args = vec![
+        let data = dir.path().join("data").display().to_string();
+        let mut args = vec![
             format!("--config.file={}", config_path.display()),
-            format!("--storage.tsdb.path={}", dir.path().join("data").display()),
             format!("--web.listen-address=127.0.0.1:{port}"),
             "--web.enable-lifecycle".to_owned(),
         ];
+        if agent {
+            args.push("--agent".to_owned());
+            args.push(format!("--storage.agent.path={data}"));
+        } else {
+            args.push(format!("--storage.tsdb.path={data}"));
+        }
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
         let service = Service::start(
             "prometheus",
-            &program,
+            program,
             args,
             None,
             dir.path().join("prometheus.log"),

@@ -22,7 +22,7 @@ use sidewatch_testkit::prometheus::Prometheus;
 use sidewatch_testkit::{debian_program, http_get, wait_until};
 
 mod support;
-use support::root;
+use support::{binaries, root};
 
 /// The Kubernetes releases the objects must be valid for: the oldest with
 /// native sidecars on by default that is still maintained by a major
@@ -751,7 +751,7 @@ fn prometheus_rules_pass_promtool() {
     let objs = objects(&render(&deploy().join("monitoring")));
     let tmp = tempfile::tempdir().expect("tempdir");
     let promtool =
-        debian_program("sid", "prometheus", "promtool").expect("sid's promtool (scripts/test.sh)");
+        debian_program("sid", "promtool", "promtool").expect("sid's promtool (scripts/test.sh)");
     let mut n = 0;
     for r in objs.iter().filter(|o| kind(o) == "PrometheusRule") {
         let f = tmp.path().join(format!("{}.yml", name(r)));
@@ -771,30 +771,6 @@ fn prometheus_rules_pass_promtool() {
         n += 1;
     }
     assert_eq!(n, 7, "one PrometheusRule per alerts/*.yml");
-}
-
-/// The debug binaries of the exporters, built if missing or stale.
-fn binaries() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--quiet"])
-        .args([
-            "-p",
-            "sidewatch-node",
-            "-p",
-            "sidewatch-postgres",
-            "-p",
-            "sidewatch-redis",
-        ])
-        .args(["-p", "sidewatch-wal", "-p", "sidewatch-queue"])
-        .current_dir(root())
-        .status()
-        .expect("cargo");
-    assert!(status.success(), "cargo build");
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"))
-        .join("debug")
 }
 
 /// A Secret's or ConfigMap's values by key, decoded.

@@ -118,3 +118,27 @@ pub fn rules() -> Vec<(String, String, bool)> {
     }
     out
 }
+
+/// The debug binaries of the exporters, built if missing or stale.
+pub fn binaries() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "--quiet"])
+        .args([
+            "-p",
+            "sidewatch-node",
+            "-p",
+            "sidewatch-postgres",
+            "-p",
+            "sidewatch-redis",
+        ])
+        .args(["-p", "sidewatch-wal", "-p", "sidewatch-queue"])
+        .current_dir(root())
+        .status()
+        .expect("cargo");
+    assert!(status.success(), "cargo build");
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+        .join("debug")
+}
