@@ -357,7 +357,7 @@ fn containers_run_restricted_and_host_access_is_only_the_listed_exceptions() {
         }
         let all = containers(spec);
         assert!(!all.is_empty(), "{what}: no containers");
-        for (c, _) in all {
+        for (c, init) in all {
             let cname = c["name"].as_str().unwrap_or_default();
             let sc = &c["securityContext"];
             let either = |k: &str| {
@@ -404,6 +404,47 @@ fn containers_run_restricted_and_host_access_is_only_the_listed_exceptions() {
                 ),
                 "{at}: seccompProfile {seccomp:?}"
             );
+            for (req, what_) in [
+                (&c["resources"]["requests"]["cpu"], "a CPU request"),
+                (&c["resources"]["requests"]["memory"], "a memory request"),
+                (&c["resources"]["limits"]["memory"], "a memory limit"),
+            ] {
+                assert!(req.is_string(), "{at}: no {what_}");
+            }
+            let sidewatch = c["command"][0]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/usr/local/bin/sidewatch-"));
+            if sidewatch {
+                // Alive is /health/live on the metrics port; readiness, where a
+                // container has one of its own, is /health/ready.
+                let port = c["ports"][0]["name"].clone();
+                let live = &c["livenessProbe"]["httpGet"];
+                assert_eq!(
+                    live["path"].as_str(),
+                    Some("/health/live"),
+                    "{at}: liveness"
+                );
+                assert_eq!(live["port"], port, "{at}: liveness port");
+                let ready = &c["readinessProbe"]["httpGet"];
+                if init {
+                    assert!(
+                        c["readinessProbe"].is_null(),
+                        "{at}: a sidecar's readiness would be its database's"
+                    );
+                    assert_eq!(
+                        c["restartPolicy"].as_str(),
+                        Some("Always"),
+                        "{at}: native sidecar"
+                    );
+                } else {
+                    assert_eq!(
+                        ready["path"].as_str(),
+                        Some("/health/ready"),
+                        "{at}: readiness"
+                    );
+                    assert_eq!(ready["port"], port, "{at}: readiness port");
+                }
+            }
             for p in c["ports"].as_sequence().into_iter().flatten() {
                 if !p["hostPort"].is_null() {
                     found.insert((what.clone(), "hostPort".to_owned()));
