@@ -6,6 +6,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+pub mod k8s;
+
 use promql_parser::label::MatchOp;
 use promql_parser::parser::Expr;
 
