@@ -6,16 +6,22 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'json')
 DS = {"type": "prometheus", "uid": "${datasource}"}
 
 def variables(job):
+    # cluster: the external label each Prometheus of many sets (docs/scale.md);
+    # "All" is .*, which also matches series without it (one Prometheus).
     return [
         {"name": "datasource", "type": "datasource", "query": "prometheus", "label": "Data source",
          "current": {}, "hide": 0},
+        {"name": "cluster", "type": "query", "datasource": DS, "label": "Cluster",
+         "query": {"query": f'label_values(up{{job=~"{job}"}}, cluster)', "refId": "cluster"},
+         "definition": f'label_values(up{{job=~"{job}"}}, cluster)',
+         "multi": True, "includeAll": True, "allValue": ".*", "refresh": 2, "current": {}, "hide": 0},
         {"name": "job", "type": "query", "datasource": DS, "label": "Job",
-         "query": {"query": f'label_values(up{{job=~"{job}"}}, job)', "refId": "job"},
-         "definition": f'label_values(up{{job=~"{job}"}}, job)',
+         "query": {"query": f'label_values(up{{cluster=~"$cluster", job=~"{job}"}}, job)', "refId": "job"},
+         "definition": f'label_values(up{{cluster=~"$cluster", job=~"{job}"}}, job)',
          "multi": True, "includeAll": True, "allValue": ".+", "refresh": 2, "current": {}, "hide": 0},
         {"name": "instance", "type": "query", "datasource": DS, "label": "Instance",
-         "query": {"query": 'label_values(up{job=~"$job"}, instance)', "refId": "instance"},
-         "definition": 'label_values(up{job=~"$job"}, instance)',
+         "query": {"query": 'label_values(up{cluster=~"$cluster", job=~"$job"}, instance)', "refId": "instance"},
+         "definition": 'label_values(up{cluster=~"$cluster", job=~"$job"}, instance)',
          "multi": True, "includeAll": True, "allValue": ".+", "refresh": 2, "current": {}, "hide": 0},
     ]
 
@@ -23,6 +29,8 @@ def panel(pid, title, exprs, unit, kind="timeseries", x=0, y=0, w=12, h=8, legen
     targets = []
     for i, e in enumerate(exprs):
         expr, leg = (e if isinstance(e, tuple) else (e, None))
+        # Every selector is narrowed by the cluster variable with the job.
+        expr = expr.replace('job=~"$job"', 'cluster=~"$cluster", job=~"$job"')
         t = {"datasource": DS, "expr": expr, "refId": chr(65 + i)}
         if leg:
             t["legendFormat"] = leg

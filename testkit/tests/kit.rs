@@ -344,13 +344,19 @@ fn dashboards_are_built_portable_and_complete() {
             Some("datasource".into()),
             "{uid}"
         );
-        for v in ["job", "instance"] {
+        for v in ["cluster", "job", "instance"] {
             assert_eq!(
                 var(v).map(|x| x["multi"].clone()),
                 Some(true.into()),
                 "{uid}: {v} multi-select"
             );
         }
+        // One Prometheus sets no cluster label: "All" must match its absence.
+        assert_eq!(
+            var("cluster").map(|x| x["allValue"].clone()),
+            Some(".*".into()),
+            "{uid}: cluster's All"
+        );
         for p in d["panels"].as_array().expect("panels") {
             if p["type"] == "row" {
                 continue;
@@ -371,7 +377,10 @@ fn dashboards_are_built_portable_and_complete() {
                         "{uid}/{title}: {expr}"
                     );
                 }
-                assert!(expr.contains("job=~\"$job\""), "{uid}/{title}: {expr}");
+                assert!(
+                    expr.contains("cluster=~\"$cluster\", job=~\"$job\""),
+                    "{uid}/{title}: {expr}"
+                );
             }
         }
     }

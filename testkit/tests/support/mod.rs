@@ -15,7 +15,8 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Every dashboard query with the variables set to match everything.
+/// Every dashboard query with the variables set to match everything (as
+/// their "All": `.*` for cluster, which series without one match too).
 pub fn dashboard_queries() -> Vec<(String, String)> {
     let mut out = Vec::new();
     let dir = root().join("dashboards/json");
@@ -35,6 +36,7 @@ pub fn dashboard_queries() -> Vec<(String, String)> {
                     .as_str()
                     .unwrap_or_default()
                     .replace("$__rate_interval", "1m")
+                    .replace("$cluster", ".*")
                     .replace("$job", ".+")
                     .replace("$instance", ".+");
                 out.push((
