@@ -13,7 +13,8 @@ pub struct Container {
     pub port: u16,
 }
 
-fn docker(args: &[&str]) -> Result<String, String> {
+/// `docker ARGS`: its output, trimmed, or what it printed on failure.
+pub fn docker(args: &[&str]) -> Result<String, String> {
     let out = Command::new("docker")
         .args(args)
         .output()

@@ -22,7 +22,7 @@ use sidewatch_testkit::{debian_program, http_get, wait_until};
 
 mod support;
 use support::k8s::{
-    containers, data_of, deploy, example, expand, kind, name, objects, pods, render,
+    containers, deploy, env_of, example, expand, kind, name, objects, pods, render, volume_files,
 };
 use support::{binaries, root};
 
@@ -853,36 +853,10 @@ fn every_sidewatch_container_passes_its_own_config_check() {
                         ));
                         continue;
                     }
-                    Some(v) if !v["secret"].is_null() || !v["configMap"].is_null() => {
-                        let (k, src) = if v["secret"].is_null() {
-                            ("ConfigMap", &v["configMap"]["name"])
-                        } else {
-                            ("Secret", &v["secret"]["secretName"])
-                        };
-                        let data = data_of(&objs, k, src.as_str().unwrap_or_default());
-                        let source = if k == "Secret" {
-                            &v["secret"]
-                        } else {
-                            &v["configMap"]
-                        };
-                        let items: Vec<(String, String)> = match source["items"].as_sequence() {
-                            Some(items) => items
-                                .iter()
-                                .map(|it| {
-                                    (
-                                        it["key"].as_str().unwrap_or_default().to_owned(),
-                                        it["path"].as_str().unwrap_or_default().to_owned(),
-                                    )
-                                })
-                                .collect(),
-                            None => data.keys().map(|k| (k.clone(), k.clone())).collect(),
-                        };
-                        for (key, path) in items {
-                            let value = data
-                                .get(&key)
-                                .unwrap_or_else(|| panic!("{at}: {k} {src:?} has no key {key}"))
-                                .clone();
-                            if k == "Secret" {
+                    Some(v) if volume_files(&objs, &v).is_some() => {
+                        let (items, secret) = volume_files(&objs, &v).expect("files");
+                        for (path, value) in items {
+                            if secret {
                                 secrets.push(value.clone());
                             }
                             files.push((local.join(path), value));
@@ -899,28 +873,8 @@ fn every_sidewatch_container_passes_its_own_config_check() {
             for (path, text) in &files {
                 std::fs::write(path, here(text)).expect("write mounted file");
             }
-            let mut env: Vec<(String, String)> = Vec::new();
-            for e in c["env"].as_sequence().into_iter().flatten() {
-                let key = e["name"].as_str().expect("env name").to_owned();
-                let value = if let Some(v) = e["value"].as_str() {
-                    here(&expand(v, &env))
-                } else if let Some(r) = e["valueFrom"]["secretKeyRef"].as_mapping() {
-                    let secret = r.get("name").and_then(Value::as_str).unwrap_or_default();
-                    let key_ = r.get("key").and_then(Value::as_str).unwrap_or_default();
-                    let v = data_of(&objs, "Secret", secret)
-                        .get(key_)
-                        .unwrap_or_else(|| panic!("{at}: Secret {secret} has no key {key_}"))
-                        .clone();
-                    secrets.push(v.clone());
-                    v
-                } else if e["valueFrom"]["fieldRef"]["fieldPath"].as_str() == Some("status.hostIP")
-                {
-                    "127.0.0.1".to_owned()
-                } else {
-                    panic!("{at}: env {key}: a source this test does not know: {e:?}");
-                };
-                env.push((key, value));
-            }
+            let (env, env_secrets) = env_of(&objs, &c, here);
+            secrets.extend(env_secrets);
             let args: Vec<String> = command[1..]
                 .iter()
                 .chain(

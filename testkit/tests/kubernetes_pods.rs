@@ -18,32 +18,16 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_yaml::Value;
+use sidewatch_testkit::container::docker;
 use sidewatch_testkit::exposition::Exposition;
 use sidewatch_testkit::{http_get, wait_until};
 
 mod support;
-use support::k8s::{containers, data_of, example, expand, kind, name, pods};
+use support::k8s::{containers, data_of, env_of, example, expand, kind, name, pods, volume_files};
 use support::root;
 
-fn docker(args: &[String]) -> Result<String, String> {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .map_err(|e| format!("docker: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    } else {
-        Err(format!(
-            "docker {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
 fn docker_ok(args: &[&str]) -> String {
-    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
-    docker(&args).unwrap_or_else(|e| {
+    docker(args).unwrap_or_else(|e| {
         panic!("{e}\n(scripts/setup-docker.sh starts dockerd and builds the images)")
     })
 }
@@ -81,10 +65,10 @@ struct Pod {
 impl Drop for Pod {
     fn drop(&mut self) {
         for (_, id) in self.containers.iter().rev() {
-            let _ = docker(&["rm".into(), "-f".into(), "-v".into(), id.clone()]);
+            let _ = docker(&["rm", "-f", "-v", id]);
         }
         for v in &self.volumes {
-            let _ = docker(&["volume".into(), "rm".into(), "-f".into(), v.clone()]);
+            let _ = docker(&["volume", "rm", "-f", v]);
         }
     }
 }
@@ -166,7 +150,8 @@ impl Pod {
             "sleep".into(),
             "infinity".into(),
         ]);
-        let sandbox_id = docker(&sandbox).unwrap_or_else(|e| panic!("{e}"));
+        let sandbox_id = docker(&sandbox.iter().map(String::as_str).collect::<Vec<_>>())
+            .unwrap_or_else(|e| panic!("{e}"));
         pod.containers.push(("sandbox".into(), sandbox_id.clone()));
         for (port_name, number) in port_names {
             let mapped = docker_ok(&["port", &sandbox_id, &number.to_string()]);
@@ -191,37 +176,11 @@ impl Pod {
             .chain(claims.iter().map(|c| (c.clone(), Value::Null)))
         {
             let (vname, vol) = v;
-            let source = if !vol["secret"].is_null() || !vol["configMap"].is_null() {
-                let (k, src, items) = if vol["secret"].is_null() {
-                    (
-                        "ConfigMap",
-                        vol["configMap"]["name"].as_str(),
-                        &vol["configMap"]["items"],
-                    )
-                } else {
-                    (
-                        "Secret",
-                        vol["secret"]["secretName"].as_str(),
-                        &vol["secret"]["items"],
-                    )
-                };
-                let data = data_of(objs, k, src.unwrap_or_default());
+            let source = if let Some((items, _)) = volume_files(objs, &vol) {
                 let dir = pod._files.path().join(&vname);
                 std::fs::create_dir_all(&dir).expect("mkdir");
-                let pairs: Vec<(String, String)> = match items.as_sequence() {
-                    Some(items) => items
-                        .iter()
-                        .map(|i| {
-                            (
-                                i["key"].as_str().unwrap_or_default().to_owned(),
-                                i["path"].as_str().unwrap_or_default().to_owned(),
-                            )
-                        })
-                        .collect(),
-                    None => data.keys().map(|k| (k.clone(), k.clone())).collect(),
-                };
-                for (key, path) in pairs {
-                    std::fs::write(dir.join(path), &data[&key]).expect("write");
+                for (path, value) in items {
+                    std::fs::write(dir.join(path), value).expect("write");
                 }
                 // Readable by the container's user, as the kubelet's 0644.
                 let _ = Command::new("chmod")
@@ -297,20 +256,7 @@ impl Pod {
             {
                 args.push(format!("--cap-drop={}", cap.as_str().unwrap_or_default()));
             }
-            let mut env: Vec<(String, String)> = Vec::new();
-            for e in c["env"].as_sequence().into_iter().flatten() {
-                let key = e["name"].as_str().expect("env name").to_owned();
-                let value = if let Some(v) = e["value"].as_str() {
-                    expand(v, &env)
-                } else if let Some(r) = e["valueFrom"]["secretKeyRef"].as_mapping() {
-                    let secret = r.get("name").and_then(Value::as_str).unwrap_or_default();
-                    let k = r.get("key").and_then(Value::as_str).unwrap_or_default();
-                    data_of(objs, "Secret", secret)[k].clone()
-                } else {
-                    panic!("{what}/{cname}: env {key}: a source this test does not know");
-                };
-                env.push((key, value));
-            }
+            let (env, _) = env_of(objs, c, str::to_owned);
             for (k, v) in &env {
                 args.push("-e".into());
                 args.push(format!("{k}={v}"));
@@ -349,8 +295,8 @@ impl Pod {
             args.push(image.to_owned());
             args.extend(command.iter().skip(1).cloned());
             args.extend(cargs);
-            let id =
-                docker(&args).unwrap_or_else(|e| panic!("{what}/{cname}: {e}\n{}", pod.logs()));
+            let id = docker(&args.iter().map(String::as_str).collect::<Vec<_>>())
+                .unwrap_or_else(|e| panic!("{what}/{cname}: {e}\n{}", pod.logs()));
             pod.containers.push((cname.to_owned(), id.clone()));
             if pod.main.is_empty() && !image.starts_with("sidewatch:") {
                 pod.main = id;

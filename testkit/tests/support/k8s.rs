@@ -113,3 +113,74 @@ pub fn expand(s: &str, env: &[(String, String)]) -> String {
     }
     out
 }
+
+/// The files a Secret or ConfigMap volume puts in its mount, as
+/// (path in the mount, contents), and whether they are a Secret's; None for
+/// any other kind of volume.
+pub fn volume_files(objs: &[Value], vol: &Value) -> Option<(Vec<(String, String)>, bool)> {
+    let (kind_, source, name_) = if !vol["secret"].is_null() {
+        ("Secret", &vol["secret"], &vol["secret"]["secretName"])
+    } else if !vol["configMap"].is_null() {
+        ("ConfigMap", &vol["configMap"], &vol["configMap"]["name"])
+    } else {
+        return None;
+    };
+    let obj_name = name_.as_str().unwrap_or_default();
+    let data = data_of(objs, kind_, obj_name);
+    let items: Vec<(String, String)> = match source["items"].as_sequence() {
+        Some(items) => items
+            .iter()
+            .map(|it| {
+                (
+                    it["key"].as_str().unwrap_or_default().to_owned(),
+                    it["path"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect(),
+        None => data.keys().map(|k| (k.clone(), k.clone())).collect(),
+    };
+    let files = items
+        .into_iter()
+        .map(|(key, path)| {
+            let value = data
+                .get(&key)
+                .unwrap_or_else(|| panic!("{kind_} {obj_name} has no key {key}"))
+                .clone();
+            (path, value)
+        })
+        .collect();
+    Some((files, kind_ == "Secret"))
+}
+
+/// A container's environment as the kubelet gives it: values with `$(VAR)`
+/// expanded (then passed through `value`), Secret keys resolved, the node's
+/// address as 127.0.0.1; and the Secret values it holds.
+pub fn env_of(
+    objs: &[Value],
+    container: &Value,
+    value: impl Fn(&str) -> String,
+) -> (Vec<(String, String)>, Vec<String>) {
+    let mut env: Vec<(String, String)> = Vec::new();
+    let mut secrets = Vec::new();
+    for e in container["env"].as_sequence().into_iter().flatten() {
+        let key = e["name"].as_str().expect("env name").to_owned();
+        let v = if let Some(v) = e["value"].as_str() {
+            value(&expand(v, &env))
+        } else if let Some(r) = e["valueFrom"]["secretKeyRef"].as_mapping() {
+            let secret = r.get("name").and_then(Value::as_str).unwrap_or_default();
+            let k = r.get("key").and_then(Value::as_str).unwrap_or_default();
+            let v = data_of(objs, "Secret", secret)
+                .get(k)
+                .unwrap_or_else(|| panic!("env {key}: Secret {secret} has no key {k}"))
+                .clone();
+            secrets.push(v.clone());
+            v
+        } else if e["valueFrom"]["fieldRef"]["fieldPath"].as_str() == Some("status.hostIP") {
+            "127.0.0.1".to_owned()
+        } else {
+            panic!("env {key}: a source these tests do not know: {e:?}");
+        };
+        env.push((key, v));
+    }
+    (env, secrets)
+}
