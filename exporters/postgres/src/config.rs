@@ -211,6 +211,10 @@ pub struct UserPass {
     pub username: String,
     #[serde(default)]
     pub password: String,
+    /// The password read from this file at start (a mounted Secret, so the
+    /// module file itself can be a ConfigMap); instead of `password`.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
 }
 
 /// Everything sidewatch-postgres needs, validated.
@@ -402,9 +406,9 @@ fn load_exporter_file(path: &std::path::Path) -> Result<ExporterFile, StartError
     if text.trim().is_empty() {
         return Ok(ExporterFile::default());
     }
-    let file: ExporterFile = serde_yaml::from_str(&text)
+    let mut file: ExporterFile = serde_yaml::from_str(&text)
         .map_err(|e| StartError::Config(format!("--config.file {}: {e}", path.display())))?;
-    for (name, m) in &file.auth_modules {
+    for (name, m) in &mut file.auth_modules {
         if m.kind != "userpass" {
             return Err(StartError::Config(format!(
                 "--config.file {}: auth module {name:?}: type {:?} is not supported (userpass is)",
@@ -412,11 +416,28 @@ fn load_exporter_file(path: &std::path::Path) -> Result<ExporterFile, StartError
                 m.kind
             )));
         }
-        if m.userpass.is_none() {
+        let Some(up) = m.userpass.as_mut() else {
             return Err(StartError::Config(format!(
                 "--config.file {}: auth module {name:?}: userpass is missing",
                 path.display()
             )));
+        };
+        if let Some(secret) = &up.password_file {
+            if !up.password.is_empty() {
+                return Err(StartError::Config(format!(
+                    "--config.file {}: auth module {name:?}: password and password_file are exclusive",
+                    path.display()
+                )));
+            }
+            let text = std::fs::read_to_string(secret).map_err(|e| {
+                StartError::Config(format!(
+                    "--config.file {}: auth module {name:?}: password_file {}: {e}",
+                    path.display(),
+                    secret.display()
+                ))
+            })?;
+            // A Secret's file may end in a newline the password does not have.
+            up.password = text.trim_end_matches(['\n', '\r']).to_owned();
         }
     }
     Ok(file)
@@ -425,6 +446,39 @@ fn load_exporter_file(path: &std::path::Path) -> Result<ExporterFile, StartError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auth_module_passwords_come_from_files() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let secret = dir.path().join("password");
+        std::fs::write(&secret, "s3cret\n").expect("write");
+        let module = |extra: &str| {
+            let f = dir.path().join("postgres_exporter.yml");
+            std::fs::write(
+                &f,
+                format!("auth_modules:\n  m:\n    type: userpass\n    userpass:\n      username: u\n{extra}"),
+            )
+            .expect("write");
+            load_exporter_file(&f)
+        };
+        let file = module(&format!("      password_file: {}\n", secret.display())).expect("loads");
+        let up = file.auth_modules["m"].userpass.as_ref().expect("userpass");
+        assert_eq!(up.password, "s3cret");
+        let both = module(&format!(
+            "      password: x\n      password_file: {}\n",
+            secret.display()
+        ));
+        assert!(matches!(both, Err(StartError::Config(m)) if m.contains("exclusive")));
+        let missing = module("      password_file: /nonexistent/password\n");
+        assert!(
+            matches!(&missing, Err(StartError::Config(m)) if m.contains("\"m\"") && m.contains("/nonexistent/password")),
+            "{:?}",
+            missing.err().map(|e| match e {
+                StartError::Config(m) => m,
+                _ => "another error".into(),
+            })
+        );
+    }
 
     #[test]
     fn collection_timeout_sets_the_scrape_deadline_unless_it_is_given() {

@@ -319,10 +319,13 @@ fn probe_scrapes_another_server_with_an_auth_module() {
         "CREATE ROLE mon LOGIN PASSWORD 'pw' IN ROLE pg_monitor",
     );
     let dir = tempfile::tempdir().expect("tmp");
+    // One module with the password inline, one with it in a file (a
+    // mounted Secret).
+    let secret = file(&dir, "mon-password", "pw\n");
     let cfg = file(
         &dir,
         "postgres_exporter.yml",
-        "auth_modules:\n  mon:\n    type: userpass\n    userpass:\n      username: mon\n      password: pw\n    options:\n      sslmode: disable\n",
+        &format!("auth_modules:\n  mon:\n    type: userpass\n    userpass:\n      username: mon\n      password: pw\n    options:\n      sslmode: disable\n  mon_file:\n    type: userpass\n    userpass:\n      username: mon\n      password_file: {secret}\n    options:\n      sslmode: disable\n"),
     );
     // No DATA_SOURCE_NAME: /probe only.
     let e = sidewatch_testkit::Exporter::start_unchecked(bin(), &[&format!("--config.file={cfg}")]);
@@ -335,6 +338,12 @@ fn probe_scrapes_another_server_with_an_auth_module() {
     .expect("probe");
     let x = Exposition::parse(&body);
     assert_eq!(x.value("pg_up", &[]), Some(1.0));
+    let from_file = http_get_query(
+        &e.url("/probe"),
+        &[("target", &target), ("auth_module", "mon_file")],
+    )
+    .expect("probe");
+    assert_eq!(Exposition::parse(&from_file).value("pg_up", &[]), Some(1.0));
     assert_eq!(
         x.value("pg_database_size_bytes", &[("datname", "postgres")]),
         Some(number(
