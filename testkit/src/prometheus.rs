@@ -41,32 +41,47 @@ impl Prometheus {
         }
         let config_path = dir.path().join("prometheus.yml");
         std::fs::write(&config_path, config).expect("write config");
-        let port = free_port();
         let data = dir.path().join("data").display().to_string();
-        let mut args = vec![
-            format!("--config.file={}", config_path.display()),
-            format!("--web.listen-address=127.0.0.1:{port}"),
-            "--web.enable-lifecycle".to_owned(),
-        ];
-        if agent {
-            args.push("--agent".to_owned());
-            args.push(format!("--storage.agent.path={data}"));
-        } else {
-            args.push(format!("--storage.tsdb.path={data}"));
+        // A free port can be taken by another test (or a container's
+        // published port) before Prometheus binds it: then another one.
+        let mut last_log = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let _ = std::fs::remove_file(dir.path().join("prometheus.log"));
+            let mut args = vec![
+                format!("--config.file={}", config_path.display()),
+                format!("--web.listen-address=127.0.0.1:{port}"),
+                "--web.enable-lifecycle".to_owned(),
+            ];
+            if agent {
+                args.push("--agent".to_owned());
+                args.push(format!("--storage.agent.path={data}"));
+            } else {
+                args.push(format!("--storage.tsdb.path={data}"));
+            }
+            args.extend(extra.iter().map(|a| (*a).to_owned()));
+            let service = Service::start(
+                "prometheus",
+                program,
+                args,
+                None,
+                dir.path().join("prometheus.log"),
+            )
+            .expect("start prometheus");
+            let in_use = |s: &Service| s.log().contains("address already in use");
+            let ok = wait_until(Duration::from_secs(30), || {
+                in_use(&service)
+                    || http_get(&format!("http://127.0.0.1:{port}/-/ready")).is_ok()
+            });
+            if ok && !in_use(&service) {
+                return Self { port, dir, service };
+            }
+            last_log = service.log();
+            if !in_use(&service) {
+                break;
+            }
         }
-        args.extend(extra.iter().map(|a| (*a).to_owned()));
-        let service = Service::start(
-            "prometheus",
-            program,
-            args,
-            None,
-            dir.path().join("prometheus.log"),
-        )
-        .expect("start prometheus");
-        let p = Self { port, dir, service };
-        let ok = wait_until(Duration::from_secs(30), || p.get("/-/ready").is_ok());
-        assert!(ok, "prometheus did not start:\n{}", p.service.log());
-        p
+        panic!("prometheus did not start:\n{last_log}");
     }
 
     pub fn url(&self) -> String {
