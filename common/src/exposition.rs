@@ -128,6 +128,11 @@ pub fn encode_text(snapshot: &Snapshot) -> String {
 }
 
 fn escape_help(out: &mut String, help: &str) {
+    // Almost every text needs no escape: copied whole.
+    if !help.bytes().any(|b| b == b'\\' || b == b'\n') {
+        out.push_str(help);
+        return;
+    }
     for c in help.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -138,6 +143,10 @@ fn escape_help(out: &mut String, help: &str) {
 }
 
 fn escape_label_value(out: &mut String, value: &str) {
+    if !value.bytes().any(|b| b == b'\\' || b == b'"' || b == b'\n') {
+        out.push_str(value);
+        return;
+    }
     for c in value.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -153,9 +162,33 @@ fn write_value(out: &mut String, v: f64) {
         out.push_str("NaN");
     } else if v.is_infinite() {
         out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+    } else if v.fract() == 0.0 && v.abs() < 9.0e15 && !(v == 0.0 && v.is_sign_negative()) {
+        // Most samples are whole numbers (counters, bytes, states): their
+        // digits, as `{}` would print them, without the formatter.
+        write_integer(out, v as i64);
     } else {
         // `{}` on f64 is the shortest representation that round-trips.
         let _ = write!(out, "{v}");
+    }
+}
+
+fn write_integer(out: &mut String, n: i64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut m = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push('-');
+    }
+    for &b in &buf[i..] {
+        out.push(b as char);
     }
 }
 
@@ -310,6 +343,37 @@ impl EncodeMetric for SampleValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_print_as_rusts_shortest_round_trip() {
+        for v in [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            42.0,
+            1024.0 * 1024.0,
+            8.999e15,
+            9.0e15,
+            1e21,
+            -123456789.0,
+            0.5,
+            1.5e-7,
+            3.25,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            4294967296.0,
+            -9007199254740991.0,
+        ] {
+            let mut out = String::new();
+            write_value(&mut out, v);
+            assert_eq!(out, format!("{v}"), "{v:e}");
+        }
+        let mut out = String::new();
+        escape_label_value(&mut out, "a\"b\\c\nd");
+        escape_help(&mut out, "x\\y\nz");
+        assert_eq!(out, "a\\\"b\\\\c\\nd".to_owned() + "x\\\\y\\nz");
+    }
 
     fn snapshot() -> Arc<Snapshot> {
         let mut cpu = Family::counter(
