@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use sidewatch_common::metrics::NameHasher;
+
 /// Names kept per filter before the cache is cleared (a host whose names
 /// change all the time, say containers' veth devices, cannot grow it).
 pub const MAX_NAMES: usize = 4096;
@@ -16,14 +18,14 @@ pub const MAX_NAMES: usize = 4096;
 /// answers it gave.
 pub struct Regex {
     pattern: regex::Regex,
-    seen: Mutex<HashMap<Box<str>, bool>>,
+    seen: Mutex<HashMap<Box<str>, bool, NameHasher>>,
 }
 
 impl Regex {
     pub fn new(pattern: &str) -> Result<Self, regex::Error> {
         Ok(Self {
             pattern: regex::Regex::new(pattern)?,
-            seen: Mutex::new(HashMap::new()),
+            seen: Mutex::new(HashMap::default()),
         })
     }
 
@@ -50,7 +52,7 @@ impl Clone for Regex {
     fn clone(&self) -> Self {
         Self {
             pattern: self.pattern.clone(),
-            seen: Mutex::new(HashMap::new()),
+            seen: Mutex::new(HashMap::default()),
         }
     }
 }

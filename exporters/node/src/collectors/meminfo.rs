@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
-use crate::paths::{number, read, HostPaths};
+use crate::paths::{read, HostPaths};
 use sidewatch_common::collector::CollectorDecl;
 
 use crate::config::NodeConfig;
@@ -42,12 +42,16 @@ pub fn parse(text: &str) -> CollectResult {
             .split_once(':')
             .ok_or_else(|| CollectError::parse(format!("/proc/meminfo: bad line {line:?}")))?;
         let mut parts = rest.split_whitespace();
-        let value = number(
-            parts.next().unwrap_or_default(),
-            &format!("/proc/meminfo {key}"),
-        )?;
+        let raw = parts.next().unwrap_or_default();
+        let value: f64 = raw.parse().map_err(|_| {
+            CollectError::parse(format!("/proc/meminfo {key}: {raw:?} is not a number"))
+        })?;
         // `Active(anon)` becomes `Active_anon`, as node_exporter names it.
-        let mut field = key.replace('(', "_").replace(')', "");
+        let mut field = if key.contains('(') {
+            key.replace('(', "_").replace(')', "")
+        } else {
+            key.to_owned()
+        };
         let value = match parts.next() {
             Some("kB") => {
                 field.push_str("_bytes");

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::filter::Regex;
 use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
-use crate::paths::{number, read, HostPaths};
+use crate::paths::{read, HostPaths};
 use sidewatch_common::collector::CollectorDecl;
 
 use crate::config::NodeConfig;
@@ -53,16 +53,19 @@ impl BlockingCollector for NetstatCollector {
     }
 
     fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
-        let mut stats = parse_paired(&read(&self.paths.proc("net/netstat"))?)?;
-        stats.extend(parse_paired(&read(&self.paths.proc("net/snmp"))?)?);
+        // Only the fields the filter keeps become strings: the three files
+        // hold ~400 fields and the default filter keeps ~30.
+        let keep = |key: &str| self.fields.is_match(key);
+        let mut stats = Vec::new();
+        parse_paired(&read(&self.paths.proc("net/netstat"))?, keep, &mut stats)?;
+        parse_paired(&read(&self.paths.proc("net/snmp"))?, keep, &mut stats)?;
         if let Ok(text) = crate::paths::read_text(self.paths.proc("net/snmp6")) {
-            stats.extend(parse_snmp6(&text)?);
+            parse_snmp6(&text, keep, &mut stats)?;
         }
         stats.sort_by(|a, b| a.0.cmp(&b.0));
         stats.dedup_by(|a, b| a.0 == b.0);
         Ok(stats
             .into_iter()
-            .filter(|(key, _)| self.fields.is_match(key))
             .map(|(key, value)| {
                 let stat = key.replacen('_', "", 1);
                 Family::untyped(format!("node_netstat_{key}"), format!("Statistic {stat}."))
@@ -72,38 +75,94 @@ impl BlockingCollector for NetstatCollector {
     }
 }
 
-/// Header/value line pairs: `Tcp: RtoAlgorithm RtoMin` / `Tcp: 1 200`.
-pub fn parse_paired(text: &str) -> Result<Vec<(String, f64)>, CollectError> {
-    let mut out = Vec::new();
-    let lines: Vec<&str> = text.lines().collect();
-    for pair in lines.chunks(2) {
-        let [names, values] = pair else { continue };
+fn value_of(value: &str, proto: &str, name: &str) -> Result<f64, CollectError> {
+    value
+        .parse::<f64>()
+        .map_err(|_| CollectError::parse(format!("{proto} {name}: {value:?} is not a number")))
+}
+
+/// Header/value line pairs: `Tcp: RtoAlgorithm RtoMin` / `Tcp: 1 200`. Each
+/// field `keep` accepts is appended as (`Tcp_RtoMin`, value); every value
+/// must be a number, kept or not.
+pub fn parse_paired(
+    text: &str,
+    keep: impl Fn(&str) -> bool,
+    out: &mut Vec<(String, f64)>,
+) -> Result<(), CollectError> {
+    let mut key = String::new();
+    let mut lines = text.lines();
+    while let (Some(names), Some(values)) = (lines.next(), lines.next()) {
         let (Some((proto, names)), Some((_, values))) =
             (names.split_once(':'), values.split_once(':'))
         else {
             continue;
         };
         for (name, value) in names.split_whitespace().zip(values.split_whitespace()) {
-            out.push((
-                format!("{proto}_{name}"),
-                number(value, &format!("{proto} {name}"))?,
-            ));
+            let v = value_of(value, proto, name)?;
+            key.clear();
+            key.push_str(proto);
+            key.push('_');
+            key.push_str(name);
+            if keep(&key) {
+                out.push((key.clone(), v));
+            }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
-/// `Ip6InReceives 123`: the protocol ends at its `6`.
-pub fn parse_snmp6(text: &str) -> Result<Vec<(String, f64)>, CollectError> {
-    let mut out = Vec::new();
+/// `Ip6InReceives 123`: the protocol ends at its `6`. Appended as with
+/// [`parse_paired`].
+pub fn parse_snmp6(
+    text: &str,
+    keep: impl Fn(&str) -> bool,
+    out: &mut Vec<(String, f64)>,
+) -> Result<(), CollectError> {
+    let mut key = String::new();
     for line in text.lines() {
         let mut f = line.split_whitespace();
-        let (Some(key), Some(value)) = (f.next(), f.next()) else {
+        let (Some(field), Some(value)) = (f.next(), f.next()) else {
             continue;
         };
-        let Some(six) = key.find('6') else { continue };
-        let (proto, name) = key.split_at(six + 1);
-        out.push((format!("{proto}_{name}"), number(value, key)?));
+        let Some(six) = field.find('6') else { continue };
+        let (proto, name) = field.split_at(six + 1);
+        let v = value_of(value, proto, name)?;
+        key.clear();
+        key.push_str(proto);
+        key.push('_');
+        key.push_str(name);
+        if keep(&key) {
+            out.push((key.clone(), v));
+        }
     }
-    Ok(out)
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_kept_fields_are_returned_and_every_value_is_checked() {
+        let text = "Tcp: RtoMin InSegs\nTcp: 200 42\nUdp: InDatagrams\nUdp: 7\n";
+        let mut out = Vec::new();
+        parse_paired(text, |k| k != "Tcp_RtoMin", &mut out).expect("parses");
+        assert_eq!(
+            out,
+            vec![
+                ("Tcp_InSegs".to_owned(), 42.0),
+                ("Udp_InDatagrams".to_owned(), 7.0)
+            ]
+        );
+        let bad = "Tcp: RtoMin InSegs\nTcp: x 42\n";
+        assert!(parse_paired(bad, |k| k == "Tcp_InSegs", &mut Vec::new()).is_err());
+        let mut six = Vec::new();
+        parse_snmp6(
+            "Ip6InReceives 5\nUdp6NoPorts 3\n",
+            |k| k.starts_with("Udp6"),
+            &mut six,
+        )
+        .expect("parses");
+        assert_eq!(six, vec![("Udp6_NoPorts".to_owned(), 3.0)]);
+    }
 }

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use crate::filter::Regex;
-use sidewatch_common::{BlockingCollector, CollectResult, Family};
+use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
-use crate::paths::{parse_with, HostPaths};
+use crate::paths::{read, HostPaths};
 use sidewatch_common::collector::CollectorDecl;
 
 use crate::config::NodeConfig;
@@ -50,13 +50,9 @@ impl BlockingCollector for VmstatCollector {
     }
 
     fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
-        let stat: procfs::VmStat = parse_with(&self.paths.proc("vmstat"))?;
-        let mut fields: Vec<(&String, &i64)> = stat
-            .0
-            .iter()
-            .filter(|(k, _)| self.fields.is_match(k))
-            .collect();
-        fields.sort();
+        let text = read(&self.paths.proc("vmstat"))?;
+        let mut fields = parse(&text, |k| self.fields.is_match(k))?;
+        fields.sort_by(|a, b| a.0.cmp(b.0));
         Ok(fields
             .into_iter()
             .map(|(k, v)| {
@@ -64,8 +60,40 @@ impl BlockingCollector for VmstatCollector {
                     format!("node_vmstat_{k}"),
                     format!("/proc/vmstat information field {k}."),
                 )
-                .with(&[], *v as f64)
+                .with(&[], v)
             })
             .collect())
+    }
+}
+
+/// `key value` lines; the fields `keep` accepts (~15 of ~180 with the
+/// default filter), each value an integer, kept or not.
+pub fn parse(text: &str, keep: impl Fn(&str) -> bool) -> Result<Vec<(&str, f64)>, CollectError> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(key), Some(value)) = (f.next(), f.next()) else {
+            continue;
+        };
+        let v: i64 = value.parse().map_err(|_| {
+            CollectError::parse(format!("/proc/vmstat {key}: {value:?} is not a number"))
+        })?;
+        if keep(key) {
+            out.push((key, v as f64));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_fields_with_their_values() {
+        let text = "nr_free_pages 100\npgfault 7\noom_kill 0\n";
+        let got = parse(text, |k| k.starts_with("pg") || k == "oom_kill").expect("parses");
+        assert_eq!(got, vec![("pgfault", 7.0), ("oom_kill", 0.0)]);
+        assert!(parse("pgfault x\n", |_| false).is_err());
     }
 }
