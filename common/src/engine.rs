@@ -247,20 +247,30 @@ impl ScrapeEngine {
         self.collections.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let deadline_at = tokio::time::Instant::now() + deadline;
+        // One timer for the whole collection, shared by every collector: a
+        // timer each made the runtime wake itself once per collector when
+        // registering it (tokio unparks its driver for an earlier timer).
+        let expired = tokio::time::sleep_until(deadline_at).shared();
         let runs = self.collectors.iter().map(|slot| {
             let collector = Arc::clone(&slot.collector);
+            let expired = expired.clone();
             async move {
                 let name = collector.name();
                 let started = Instant::now();
                 let ctx = ScrapeContext::new(deadline_at, self.settings.series_limit);
                 let reported = ctx.clone();
-                let task = tokio::spawn(async move { collector.collect(&ctx).await });
+                let mut task = tokio::spawn(async move { collector.collect(&ctx).await });
                 let abort = task.abort_handle();
+                let finished = tokio::select! {
+                    biased;
+                    done = &mut task => Ok(done),
+                    () = expired => Err(()),
+                };
                 // A collector's own error is logged after the probe has
                 // answered: when the target is down, the probe's line says so
                 // once and the collectors' follow at debug.
                 let mut failed = None;
-                let (families, success) = match tokio::time::timeout_at(deadline_at, task).await {
+                let (families, success) = match finished {
                     Ok(Ok(Ok(families))) => (families, true),
                     Ok(Ok(Err(error @ crate::CollectError::AlreadyReported(_)))) => {
                         tracing::debug!(collector = name, %error, "collector failed");
@@ -296,11 +306,11 @@ impl ScrapeEngine {
         });
         let probe = async {
             match &self.probe {
-                Some(probe) => Some(
-                    tokio::time::timeout_at(deadline_at, probe.probe(deadline_at))
-                        .await
-                        .unwrap_or(false),
-                ),
+                Some(probe) => Some(tokio::select! {
+                    biased;
+                    up = probe.probe(deadline_at) => up,
+                    () = expired.clone() => false,
+                }),
                 None => None,
             }
         };
