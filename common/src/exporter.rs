@@ -51,9 +51,9 @@ pub fn empty_engine(info: ExporterInfo, common: &CommonArgs) -> Arc<ScrapeEngine
 /// Runs exporter `E` as a process: never returns on failure (exit 1 when
 /// serving fails, 2 for bad configuration).
 pub fn main<E: Exporter>() {
-    // Before any thread starts: the pool threads share the main arena
-    // instead of keeping one each (docs/benchmarks.md).
-    sidewatch_malloc::single_arena();
+    // Before any thread starts: the pool threads share one arena instead
+    // of keeping one each (docs/benchmarks.md).
+    sidewatch_malloc::two_arenas();
     crate::healthcheck::run_if_requested(E::NAME, E::DEFAULT_LISTEN, E::LISTEN_ENV);
     let config = E::from_env().unwrap_or_else(|e| cli::exit_with(e));
     if config.common().config_check {
