@@ -58,7 +58,12 @@ fn key_values(dir: &Path, file: &str) -> BTreeMap<String, f64> {
 
 impl BlockingCollector for BtrfsCollector {
     fn nothing_to_block_on(&self) -> bool {
-        crate::paths::absent_or_empty(&self.paths, "fs/btrfs")
+        // With the module loaded and no btrfs mounted, /sys/fs/btrfs holds
+        // only `features`: no filesystem to read.
+        self.paths.kernel
+            && std::fs::read_dir(self.paths.sys("fs/btrfs")).map_or(true, |entries| {
+                entries.flatten().all(|e| e.file_name() == "features")
+            })
     }
 
     fn name(&self) -> &'static str {

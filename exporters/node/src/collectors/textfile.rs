@@ -239,6 +239,11 @@ impl BlockingCollector for TextfileCollector {
         "textfile"
     }
 
+    /// Without a directory there is no file to wait for.
+    fn nothing_to_block_on(&self) -> bool {
+        self.directories.is_empty()
+    }
+
     fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let mut error = false;
         let mut families: BTreeMap<String, Family> = BTreeMap::new();
