@@ -70,8 +70,7 @@ impl Prometheus {
             .expect("start prometheus");
             let in_use = |s: &Service| s.log().contains("address already in use");
             let ok = wait_until(Duration::from_secs(30), || {
-                in_use(&service)
-                    || http_get(&format!("http://127.0.0.1:{port}/-/ready")).is_ok()
+                in_use(&service) || http_get(&format!("http://127.0.0.1:{port}/-/ready")).is_ok()
             });
             if ok && !in_use(&service) {
                 return Self { port, dir, service };
