@@ -336,7 +336,10 @@ impl ScrapeEngine {
         elapsed: Duration,
     ) -> Snapshot {
         let ns = self.info.namespace;
-        let mut set = crate::metrics::FamilySet::default();
+        // The collectors' families, the three per-collector families, up
+        // and the process families.
+        let expected = outcomes.iter().map(|o| o.families.len()).sum::<usize>() + 16;
+        let mut set = crate::metrics::FamilySet::with_capacity(expected);
         let mut duration = Family::gauge(
             format!("{ns}_scrape_collector_duration_seconds"),
             format!("{}: Duration of a collector scrape.", self.info.exporter),

@@ -209,6 +209,18 @@ impl Hasher for PassThrough {
 }
 
 impl FamilySet {
+    /// A set with room for `families` families, so that assembling a
+    /// scrape does not grow the vector and the index step by step.
+    pub fn with_capacity(families: usize) -> Self {
+        Self {
+            families: Vec::with_capacity(families),
+            index: std::collections::HashMap::with_capacity_and_hasher(
+                families,
+                Default::default(),
+            ),
+        }
+    }
+
     fn position(&self, hash: u64, name: &str) -> Option<usize> {
         match self.index.get(&hash) {
             Some(&i) if self.families[i].name == name => Some(i),
