@@ -43,24 +43,39 @@ impl Exporter {
             .prefix("sidewatch-exp")
             .tempdir()
             .expect("tempdir");
-        let port = free_port();
-        let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        all.push(format!("--web.listen-address=127.0.0.1:{port}"));
-        let service = Service::start_env(
-            "exporter",
-            binary,
-            all,
-            envs.iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            None,
-            dir.path().join("exporter.log"),
-        )
-        .expect("start exporter");
-        Self {
-            port,
-            _dir: dir,
-            service,
+        let log = dir.path().join("exporter.log");
+        // A free port can be taken (by another test, or a container's
+        // published port) before the exporter binds it; it then exits at
+        // once saying so, and starts again on another port.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let port = free_port();
+            let _ = std::fs::remove_file(&log);
+            let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            all.push(format!("--web.listen-address=127.0.0.1:{port}"));
+            let mut service = Service::start_env(
+                "exporter",
+                binary,
+                all,
+                envs.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                None,
+                log.clone(),
+            )
+            .expect("start exporter");
+            wait_until(Duration::from_secs(2), || {
+                service.exited() || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            });
+            let lost_port = service.exited() && service.log().contains("Address already in use");
+            if !lost_port || attempt == 5 {
+                return Self {
+                    port,
+                    _dir: dir,
+                    service,
+                };
+            }
         }
     }
 

@@ -178,6 +178,13 @@ impl Service {
     }
 
     /// Waits for the process to exit by itself.
+    /// Whether the process has ended (its status stays for `wait_exit`).
+    pub fn exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))))
+    }
+
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let start = Instant::now();
         let child = self.child.as_mut()?;
