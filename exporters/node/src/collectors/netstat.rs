@@ -75,10 +75,28 @@ impl BlockingCollector for NetstatCollector {
     }
 }
 
-fn value_of(value: &str, proto: &str, name: &str) -> Result<f64, CollectError> {
-    value
+/// Checks `value`, and appends (`proto_name`, value) when `keep` takes the
+/// key; `key` is the buffer the key is built in, so that only kept fields
+/// allocate.
+fn push_kept(
+    key: &mut String,
+    proto: &str,
+    name: &str,
+    value: &str,
+    keep: &impl Fn(&str) -> bool,
+    out: &mut Vec<(String, f64)>,
+) -> Result<(), CollectError> {
+    let v = value
         .parse::<f64>()
-        .map_err(|_| CollectError::parse(format!("{proto} {name}: {value:?} is not a number")))
+        .map_err(|_| CollectError::parse(format!("{proto} {name}: {value:?} is not a number")))?;
+    key.clear();
+    key.push_str(proto);
+    key.push('_');
+    key.push_str(name);
+    if keep(key) {
+        out.push((key.clone(), v));
+    }
+    Ok(())
 }
 
 /// Header/value line pairs: `Tcp: RtoAlgorithm RtoMin` / `Tcp: 1 200`. Each
@@ -98,14 +116,7 @@ pub fn parse_paired(
             continue;
         };
         for (name, value) in names.split_whitespace().zip(values.split_whitespace()) {
-            let v = value_of(value, proto, name)?;
-            key.clear();
-            key.push_str(proto);
-            key.push('_');
-            key.push_str(name);
-            if keep(&key) {
-                out.push((key.clone(), v));
-            }
+            push_kept(&mut key, proto, name, value, &keep, out)?;
         }
     }
     Ok(())
@@ -126,14 +137,7 @@ pub fn parse_snmp6(
         };
         let Some(six) = field.find('6') else { continue };
         let (proto, name) = field.split_at(six + 1);
-        let v = value_of(value, proto, name)?;
-        key.clear();
-        key.push_str(proto);
-        key.push('_');
-        key.push_str(name);
-        if keep(&key) {
-            out.push((key.clone(), v));
-        }
+        push_kept(&mut key, proto, name, value, &keep, out)?;
     }
     Ok(())
 }
