@@ -22,7 +22,8 @@ use sidewatch_testkit::{debian_program, http_get, wait_until};
 
 mod support;
 use support::k8s::{
-    containers, deploy, env_of, example, expand, kind, name, objects, pods, render, volume_files,
+    containers, deploy, env_of, example, expand, kind, name, objects, pods, render, strings,
+    volume_files,
 };
 use support::{binaries, root};
 
@@ -811,12 +812,7 @@ fn every_sidewatch_container_passes_its_own_config_check() {
     for (what, _, template) in pods(&objs) {
         let spec = &template["spec"];
         for (c, _) in containers(spec) {
-            let command: Vec<String> = c["command"]
-                .as_sequence()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect();
+            let command = strings(&c["command"]);
             let Some(program) = command
                 .first()
                 .and_then(|p| p.strip_prefix("/usr/local/bin/"))
@@ -877,16 +873,7 @@ fn every_sidewatch_container_passes_its_own_config_check() {
             secrets.extend(env_secrets);
             let args: Vec<String> = command[1..]
                 .iter()
-                .chain(
-                    c["args"]
-                        .as_sequence()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|v| v.as_str())
-                        .map(str::to_owned)
-                        .collect::<Vec<_>>()
-                        .iter(),
-                )
+                .chain(strings(&c["args"]).iter())
                 .map(|a| here(&expand(a, &env)))
                 .collect();
             let out = Command::new(bin.join(program))

@@ -23,7 +23,9 @@ use sidewatch_testkit::exposition::Exposition;
 use sidewatch_testkit::{http_get, wait_until};
 
 mod support;
-use support::k8s::{containers, data_of, env_of, example, expand, kind, name, pods, volume_files};
+use support::k8s::{
+    containers, data_of, env_of, example, expand, kind, name, pods, strings, volume_files,
+};
 use support::root;
 
 fn docker_ok(args: &[&str]) -> String {
@@ -91,6 +93,17 @@ impl Pod {
             out.push_str(&format!("--- {name}\n{log}\n"));
         }
         out
+    }
+
+    /// What the liveness probes ask: `/health/live` on each port answers.
+    fn assert_alive(&self, ports: &[&str]) {
+        for port in ports {
+            let live = http_get(&format!(
+                "http://127.0.0.1:{}/health/live",
+                self.ports[*port]
+            ));
+            assert!(live.is_ok(), "{port}: /health/live: {live:?}");
+        }
     }
 
     fn metrics(&self, port: &str) -> String {
@@ -277,17 +290,13 @@ impl Pod {
                 ));
             }
             // command replaces the image's entrypoint, args its command.
-            let command: Vec<String> = c["command"]
-                .as_sequence()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str().map(|s| expand(s, &env)))
+            let command: Vec<String> = strings(&c["command"])
+                .iter()
+                .map(|s| expand(s, &env))
                 .collect();
-            let cargs: Vec<String> = c["args"]
-                .as_sequence()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str().map(|s| expand(s, &env)))
+            let cargs: Vec<String> = strings(&c["args"])
+                .iter()
+                .map(|s| expand(s, &env))
                 .collect();
             if let Some(first) = command.first() {
                 args.push(format!("--entrypoint={first}"));
@@ -337,10 +346,7 @@ fn the_postgres_pod_runs_with_its_sidecars_as_rendered() {
         pod.metrics("pg-metrics"),
         pod.logs()
     );
-    for port in ["pg-metrics", "wal-metrics"] {
-        let live = http_get(&format!("http://127.0.0.1:{}/health/live", pod.ports[port]));
-        assert!(live.is_ok(), "{port}: /health/live: {live:?}");
-    }
+    pod.assert_alive(&["pg-metrics", "wal-metrics"]);
     // The exporter logged in as the Secret's role, which the init script
     // made a member of pg_monitor, not as the superuser.
     let user =
@@ -428,10 +434,7 @@ fn the_redis_pod_runs_with_its_sidecars_as_rendered() {
         value(&pod.metrics("redis-metrics"), "redis_up", &[]) == Some(1.0)
     });
     assert!(ok, "redis_up is not 1:\n{}", pod.logs());
-    for port in ["redis-metrics", "queue-metrics"] {
-        let live = http_get(&format!("http://127.0.0.1:{}/health/live", pod.ports[port]));
-        assert!(live.is_ok(), "{port}: /health/live: {live:?}");
-    }
+    pod.assert_alive(&["redis-metrics", "queue-metrics"]);
     let password =
         data_of(&objs, "Secret", &secret_name(&objs, "sidewatch-redis"))["password"].clone();
     let cli = |args: &[&str]| -> String {

@@ -184,3 +184,12 @@ pub fn env_of(
     }
     (env, secrets)
 }
+
+/// A list of strings (a container's command or args); empty when absent.
+pub fn strings(v: &Value) -> Vec<String> {
+    v.as_sequence()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_owned))
+        .collect()
+}
