@@ -166,8 +166,9 @@ fn name_hash(name: &str) -> u64 {
     h.finish()
 }
 
-/// FNV-1a: for maps keyed by metric, label and file names, which are short
-/// and not chosen by an attacker; several times cheaper than SipHash there.
+/// FNV-1a: for maps keyed by metric, label and file names, which are short;
+/// several times cheaper than SipHash there. Those maps are bounded, so
+/// names crafted to collide cost slower lookups, never wrong answers.
 pub struct Fnv1a(u64);
 
 impl Default for Fnv1a {

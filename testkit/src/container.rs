@@ -13,6 +13,26 @@ pub struct Container {
     pub port: u16,
 }
 
+/// A container's output and errors (its last `tail` lines), for failure
+/// messages; empty when docker cannot say.
+pub fn logs(id: &str, tail: Option<usize>) -> String {
+    let mut cmd = Command::new("docker");
+    cmd.arg("logs");
+    if let Some(n) = tail {
+        cmd.args(["--tail", &n.to_string()]);
+    }
+    cmd.arg(id)
+        .output()
+        .map(|o| {
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )
+        })
+        .unwrap_or_default()
+}
+
 /// `docker ARGS`: its output, trimmed, or what it printed on failure.
 pub fn docker(args: &[&str]) -> Result<String, String> {
     let out = Command::new("docker")
@@ -82,18 +102,7 @@ impl Container {
     }
 
     pub fn logs(&self) -> String {
-        let out = Command::new("docker")
-            .args(["logs", &self.id])
-            .output()
-            .map(|o| {
-                format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&o.stdout),
-                    String::from_utf8_lossy(&o.stderr)
-                )
-            })
-            .unwrap_or_default();
-        out
+        logs(&self.id, None)
     }
 }
 

@@ -8,9 +8,8 @@ use std::process::Command;
 
 use sidewatch_testkit::{debian_program, find_program};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod support;
+use support::{kit_tools_dir, root};
 
 /// The Prometheus tools the kit is checked with: Debian's (2.x) and
 /// sid's (3.5 / Alertmanager 0.33, scripts/setup-test-tools.sh).
@@ -200,12 +199,7 @@ fn alertmanager_routes_each_severity_to_its_receiver() {
 }
 
 fn kit_tools() -> PathBuf {
-    let dir = std::env::var_os("SIDEWATCH_KIT_TOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/sidewatch/kit-tools")
-        });
+    let dir = kit_tools_dir();
     assert!(
         dir.join("docker-compose").exists() && dir.join("py/.done").exists(),
         "docker-compose and yamllint missing in {}: run scripts/setup-test-tools.sh (scripts/test.sh does)",

@@ -25,7 +25,7 @@ use support::k8s::{
     containers, deploy, env_of, example, expand, kind, name, objects, pods, render, strings,
     volume_files,
 };
-use support::{binaries, root};
+use support::{binaries, kit_tools_dir, root};
 
 /// The Kubernetes releases the objects must be valid for: the oldest with
 /// native sidecars on by default that is still maintained by a major
@@ -59,13 +59,7 @@ fn kustomizations() -> Vec<(PathBuf, bool)> {
 }
 
 fn kit_k8s_tools() -> PathBuf {
-    let dir = std::env::var_os("SIDEWATCH_KIT_TOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/sidewatch/kit-tools")
-        })
-        .join("k8s");
+    let dir = kit_tools_dir().join("k8s");
     assert!(
         dir.join(".done").exists(),
         "kubernetes-validate missing in {}: run scripts/setup-test-tools.sh (scripts/test.sh does)",
@@ -841,25 +835,18 @@ fn every_sidewatch_container_passes_its_own_config_check() {
                     .cloned();
                 let local = tmp.path().join(format!("mount{i}"));
                 std::fs::create_dir_all(&local).expect("mkdir");
-                match vol {
-                    Some(v) if !v["hostPath"].is_null() => {
-                        mounts.push((
-                            mount_path,
-                            PathBuf::from(v["hostPath"]["path"].as_str().unwrap_or("/")),
-                        ));
-                        continue;
-                    }
-                    Some(v) if volume_files(&objs, &v).is_some() => {
-                        let (items, secret) = volume_files(&objs, &v).expect("files");
-                        for (path, value) in items {
-                            if secret {
-                                secrets.push(value.clone());
-                            }
-                            files.push((local.join(path), value));
+                if let Some(host) = vol.as_ref().and_then(|v| v["hostPath"]["path"].as_str()) {
+                    mounts.push((mount_path, PathBuf::from(host)));
+                    continue;
+                }
+                // Volume claims and emptyDirs stay an empty directory.
+                if let Some((items, secret)) = vol.as_ref().and_then(|v| volume_files(&objs, v)) {
+                    for (path, value) in items {
+                        if secret {
+                            secrets.push(value.clone());
                         }
+                        files.push((local.join(path), value));
                     }
-                    // Volume claims and emptyDirs: an empty directory.
-                    _ => {}
                 }
                 mounts.push((mount_path, local));
             }

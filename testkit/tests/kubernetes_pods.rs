@@ -18,7 +18,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_yaml::Value;
-use sidewatch_testkit::container::docker;
+use sidewatch_testkit::container::{self, docker};
 use sidewatch_testkit::exposition::Exposition;
 use sidewatch_testkit::{http_get, wait_until};
 
@@ -79,17 +79,7 @@ impl Pod {
     fn logs(&self) -> String {
         let mut out = String::new();
         for (name, id) in &self.containers {
-            let log = Command::new("docker")
-                .args(["logs", "--tail", "30", id])
-                .output()
-                .map(|o| {
-                    format!(
-                        "{}{}",
-                        String::from_utf8_lossy(&o.stdout),
-                        String::from_utf8_lossy(&o.stderr)
-                    )
-                })
-                .unwrap_or_default();
+            let log = container::logs(id, Some(30));
             out.push_str(&format!("--- {name}\n{log}\n"));
         }
         out

@@ -146,3 +146,14 @@ pub fn binaries() -> PathBuf {
         .unwrap_or_else(|| root().join("target"))
         .join("debug")
 }
+
+/// Where scripts/setup-test-tools.sh installs the kit's validators
+/// (`SIDEWATCH_KIT_TOOLS`, or ~/.cache/sidewatch/kit-tools).
+pub fn kit_tools_dir() -> PathBuf {
+    std::env::var_os("SIDEWATCH_KIT_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/sidewatch/kit-tools")
+        })
+}
