@@ -216,7 +216,7 @@ const LANE_DEPTH: usize = 1;
 /// is dropped.
 pub struct LaneConn<'a> {
     conn: Arc<Conn>,
-    lane: Option<(&'a Lanes, usize, tokio::sync::OwnedSemaphorePermit)>,
+    _lane: Option<LaneSlot<'a>>,
 }
 
 impl std::ops::Deref for LaneConn<'_> {
@@ -226,11 +226,18 @@ impl std::ops::Deref for LaneConn<'_> {
     }
 }
 
-impl Drop for LaneConn<'_> {
+/// A place on one lane, given back when dropped: also when connecting
+/// fails before there is a [`LaneConn`] to hold it.
+struct LaneSlot<'a> {
+    lanes: &'a Lanes,
+    lane: usize,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for LaneSlot<'_> {
     fn drop(&mut self) {
-        if let Some((lanes, lane, _permit)) = self.lane.take() {
-            lanes.release(lane);
-        }
+        let mut load = self.lanes.load.lock().unwrap_or_else(|p| p.into_inner());
+        load[self.lane] = load[self.lane].saturating_sub(1);
     }
 }
 
@@ -242,21 +249,19 @@ impl Lanes {
         }
     }
 
-    /// Gives `lane` back (its permit goes with the caller's tuple).
-    fn release(&self, lane: usize) {
-        let mut load = self.load.lock().unwrap_or_else(|p| p.into_inner());
-        load[lane] = load[lane].saturating_sub(1);
-    }
-
     /// Waits for room on a lane and takes the least loaded one.
-    async fn take(&self) -> Option<(&Self, usize, tokio::sync::OwnedSemaphorePermit)> {
+    async fn take(&self) -> Option<LaneSlot<'_>> {
         let free = self.free.as_ref()?;
         // The semaphore is never closed.
         let permit = Arc::clone(free).acquire_owned().await.ok()?;
         let mut load = self.load.lock().unwrap_or_else(|p| p.into_inner());
         let lane = (0..load.len()).min_by_key(|&i| load[i]).unwrap_or(0);
-        load[lane] += 1;
-        Some((self, lane, permit))
+        load[lane] = load[lane].saturating_add(1);
+        Some(LaneSlot {
+            lanes: self,
+            lane,
+            _permit: permit,
+        })
     }
 }
 
@@ -338,7 +343,8 @@ impl PgContext {
         } else {
             None
         };
-        let index = lane.as_ref().map_or(0, |(_, i, _)| *i as u8);
+        // Dropped on an error below, the slot gives the lane back.
+        let index = lane.as_ref().map_or(0, |slot| slot.lane as u8);
         let conn = self
             .pool
             .get_lane(database, index, deadline)
@@ -347,7 +353,7 @@ impl PgContext {
                 PgError::FailedThisScrape(_) => CollectError::AlreadyReported(e.to_string()),
                 e => CollectError::Target(e.to_string()),
             })?;
-        Ok(LaneConn { conn, lane })
+        Ok(LaneConn { conn, _lane: lane })
     }
 
     /// Server-side timeout for one query: what it asks for (or the default),
@@ -710,29 +716,25 @@ mod tests {
         let lanes = Lanes::new(2);
         let first = lanes.take().await.expect("a lane");
         let second = lanes.take().await.expect("a lane");
-        assert_eq!((first.1, second.1), (0, 1));
+        assert_eq!((first.lane, second.lane), (0, 1));
         // Both lanes busy: the third waits, and gets the lane given back.
         let mut third = std::pin::pin!(lanes.take());
         assert!(third.as_mut().now_or_never().is_none());
-        drop(LaneConnParts(Some(second)));
+        drop(second);
         match third.as_mut().now_or_never() {
-            Some(Some((_, lane, _))) => assert_eq!(lane, 1),
+            Some(Some(slot)) => assert_eq!(slot.lane, 1),
             _ => panic!("the freed lane was not taken"),
         }
         drop(first);
+        // Places taken and given back, as when connecting fails, leave
+        // nothing behind (a count kept on a failure once overflowed).
+        for _ in 0..1000 {
+            let slot = lanes.take().await.expect("a lane");
+            drop(slot);
+        }
+        assert_eq!(*lanes.load.lock().unwrap(), vec![0, 0]);
         // One lane: no gate, everything pipelines on the one connection.
         assert!(Lanes::new(1).take().await.is_none());
-    }
-
-    /// What a [`LaneConn`] gives back when dropped, without a connection.
-    struct LaneConnParts<'a>(Option<(&'a Lanes, usize, tokio::sync::OwnedSemaphorePermit)>);
-
-    impl Drop for LaneConnParts<'_> {
-        fn drop(&mut self) {
-            if let Some((lanes, lane, _permit)) = self.0.take() {
-                lanes.release(lane);
-            }
-        }
     }
 
     #[test]
