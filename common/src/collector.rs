@@ -115,6 +115,13 @@ pub trait Collector: Send + Sync + 'static {
     /// The `collector` label value and the `--collector.<name>` flag suffix.
     fn name(&self) -> &'static str;
     fn collect<'a>(&'a self, ctx: &'a ScrapeContext) -> CollectFuture<'a>;
+
+    /// Whether its runs go to the blocking pool ([`Blocking`]). The engine
+    /// starts those first in a collection, so that their runs are queued
+    /// together and one pool thread wakes for all of them.
+    fn off_thread(&self) -> bool {
+        false
+    }
 }
 
 /// A collector whose work is synchronous (file reads, syscalls).
@@ -132,10 +139,17 @@ pub trait BlockingCollector: Send + Sync + 'static {
     }
 }
 
-/// Runs a [`BlockingCollector`] on the blocking pool so that a read that hangs
-/// holds a pool thread, not the scrape: the engine stops waiting at the deadline.
-/// While an earlier run is still stuck, later scrapes fail this collector at once
-/// instead of parking another thread behind it.
+/// Runs a [`BlockingCollector`] off the runtime's thread, so that a read that
+/// hangs holds a pool thread, not the scrape: the engine stops waiting at the
+/// deadline. While an earlier run is still stuck, later scrapes fail this
+/// collector at once instead of parking another thread behind it.
+///
+/// The runs of every `Blocking` collector of a scrape go to one queue
+/// ([`pool_queue`]), which one pool thread works through, one run after the
+/// other: one thread wake-up a scrape instead of one per collector, each a
+/// pair of context switches. A run that has waited [`RESCUE_AFTER`] without
+/// starting (the run before it is slow or hung) calls another pool thread to
+/// the queue, so a hung collector holds only its own results.
 pub struct Blocking<T> {
     inner: Arc<T>,
     running: Arc<AtomicBool>,
@@ -150,9 +164,18 @@ impl<T: BlockingCollector> Blocking<T> {
     }
 }
 
+/// How long a queued run waits for the pool thread before another one is
+/// called: far past the few milliseconds a scrape's runs take together,
+/// far below any scrape deadline.
+pub const RESCUE_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
+
 impl<T: BlockingCollector> Collector for Blocking<T> {
     fn name(&self) -> &'static str {
         self.inner.name()
+    }
+
+    fn off_thread(&self) -> bool {
+        true
     }
 
     fn collect<'a>(&'a self, ctx: &'a ScrapeContext) -> CollectFuture<'a> {
@@ -168,13 +191,199 @@ impl<T: BlockingCollector> Collector for Blocking<T> {
                     "an earlier collection is still running".into(),
                 ));
             }
-            tokio::task::spawn_blocking(move || {
-                let _done = ClearOnDrop(running);
-                inner.collect_blocking(&ctx)
-            })
-            .await
-            .map_err(|e| CollectError::Target(format!("collector task failed: {e}")))?
+            let (tx, mut rx) = tokio::sync::oneshot::channel();
+            let started = Arc::new(AtomicBool::new(false));
+            let began = Arc::clone(&started);
+            let done = ClearOnDrop(running);
+            // `done` is dropped with the job, run or not; when run, before the
+            // answer is sent, so the next scrape never finds it still set.
+            pool_queue::submit(Box::new(move || {
+                began.store(true, Ordering::Release);
+                if tx.is_closed() {
+                    return; // the scrape gave up on it before it started
+                }
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    inner.collect_blocking(&ctx)
+                }));
+                drop(done);
+                let _ = tx.send(result);
+            }));
+            let result = tokio::select! {
+                biased;
+                r = &mut rx => r,
+                () = tokio::time::sleep(RESCUE_AFTER) => {
+                    if !started.load(Ordering::Acquire) {
+                        pool_queue::add_runner();
+                    }
+                    rx.await
+                }
+            };
+            match result {
+                Ok(Ok(r)) => r,
+                Ok(Err(_)) => Err(CollectError::Target(
+                    "collector task failed: it panicked".into(),
+                )),
+                Err(_) => Err(CollectError::Target(
+                    "collector task failed: its run was dropped".into(),
+                )),
+            }
         })
+    }
+}
+
+/// The queue of [`Blocking`] runs and the pool threads working on it.
+pub mod pool_queue {
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    use super::RESCUE_AFTER;
+
+    /// One collector run.
+    pub type Job = Box<dyn FnOnce() + Send>;
+
+    struct State {
+        jobs: VecDeque<Job>,
+        /// Pool threads on the queue, or asked for and not started yet.
+        runners: usize,
+        /// When each runner's current run started, by runner.
+        busy: Vec<(u64, Instant)>,
+        next_id: u64,
+        /// Open [`Hold`]s: while there are any, jobs are only queued.
+        holds: usize,
+    }
+
+    static STATE: Mutex<State> = Mutex::new(State {
+        jobs: VecDeque::new(),
+        runners: 0,
+        busy: Vec::new(),
+        next_id: 0,
+        holds: 0,
+    });
+
+    /// Keeps the jobs submitted while it lives in the queue, and calls a
+    /// pool thread for them all when dropped: the engine holds the queue
+    /// while a collection's pool runs are submitted, so that one thread
+    /// wakes for them instead of one for each that came after the last had
+    /// already been run. A job held too long is still rescued by its
+    /// collector ([`super::RESCUE_AFTER`]).
+    pub struct Hold(());
+
+    impl Hold {
+        pub fn new() -> Self {
+            state().holds += 1;
+            Hold(())
+        }
+    }
+
+    impl Default for Hold {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    impl Drop for Hold {
+        fn drop(&mut self) {
+            let call = {
+                let mut s = state();
+                s.holds -= 1;
+                s.holds == 0 && !s.jobs.is_empty() && needs_runner(&mut s)
+            };
+            if call {
+                spawn();
+            }
+        }
+    }
+
+    /// Whether no runner is free for the queue (none, or all held by a run
+    /// older than [`RESCUE_AFTER`]); if so, counts the one to be called.
+    fn needs_runner(s: &mut State) -> bool {
+        let held = s
+            .busy
+            .iter()
+            .filter(|(_, since)| since.elapsed() >= RESCUE_AFTER)
+            .count();
+        if s.runners <= held {
+            s.runners += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn state() -> std::sync::MutexGuard<'static, State> {
+        STATE.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues `job`, and calls a pool thread when none is on the queue but
+    /// those held by a run older than [`RESCUE_AFTER`] (hung, most likely),
+    /// unless a [`Hold`] is open. Must be called within a tokio runtime.
+    pub fn submit(job: Job) {
+        let call = {
+            let mut s = state();
+            s.jobs.push_back(job);
+            s.holds == 0 && needs_runner(&mut s)
+        };
+        if call {
+            spawn();
+        }
+    }
+
+    /// Calls one more pool thread to the queue (the ones on it are busy).
+    pub fn add_runner() {
+        state().runners += 1;
+        spawn();
+    }
+
+    /// Pool threads on the queue now.
+    pub fn runners() -> usize {
+        state().runners
+    }
+
+    /// Counts its runner off the queue when dropped: when the queue is
+    /// empty, and also when the pool dropped the runner without running it
+    /// (its runtime shut down), so the count never claims a thread that is
+    /// not there.
+    struct Runner;
+
+    impl Drop for Runner {
+        fn drop(&mut self) {
+            state().runners -= 1;
+        }
+    }
+
+    fn spawn() {
+        let runner = Runner;
+        let handle = tokio::task::spawn_blocking(move || {
+            let runner = runner;
+            let id = {
+                let mut s = state();
+                s.next_id += 1;
+                s.next_id
+            };
+            loop {
+                let job = {
+                    let mut s = state();
+                    s.busy.retain(|(r, _)| *r != id);
+                    match s.jobs.pop_front() {
+                        Some(job) => {
+                            s.busy.push((id, Instant::now()));
+                            job
+                        }
+                        None => {
+                            // Counted off under the same lock that found the
+                            // queue empty: a job queued after this sees no
+                            // runner and calls one.
+                            s.runners -= 1;
+                            std::mem::forget(runner);
+                            return;
+                        }
+                    }
+                };
+                job();
+            }
+        });
+        drop(handle);
     }
 }
 
@@ -322,6 +531,59 @@ mod placement_tests {
         let ctx = ScrapeContext::within(std::time::Duration::from_secs(5));
         let families = runtime.block_on(collector.collect(&ctx)).expect("collect");
         families[0].samples[0].labels[0].1.clone()
+    }
+
+    /// Waits, in its run, until the test lets it go.
+    struct Held {
+        started: std::sync::mpsc::SyncSender<()>,
+        release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+    }
+
+    impl BlockingCollector for Held {
+        fn name(&self) -> &'static str {
+            "held"
+        }
+        fn collect_blocking(&self, _ctx: &ScrapeContext) -> CollectResult {
+            let _ = self.started.send(());
+            let _ = self.release.lock().expect("release").recv();
+            Ok(vec![crate::Family::gauge("held", "").with(&[], 1.0)])
+        }
+    }
+
+    #[test]
+    fn a_run_that_hangs_holds_only_its_own_collector() {
+        let runtime = crate::runtime().expect("runtime");
+        let (started_tx, started) = std::sync::mpsc::sync_channel(1);
+        let (release, release_rx) = std::sync::mpsc::channel();
+        let held = Arc::new(Blocking::new(Held {
+            started: started_tx,
+            release: std::sync::Mutex::new(release_rx),
+        }));
+        let quick = Blocking::new(WhereAmI {
+            nothing_to_block_on: false,
+        });
+        let ctx = ScrapeContext::within(std::time::Duration::from_secs(30));
+        let stuck = {
+            let held = Arc::clone(&held);
+            let ctx = ctx.clone();
+            runtime.spawn(async move { held.collect(&ctx).await.map(|f| f.len()) })
+        };
+        // The runtime runs the spawned collection only while driven.
+        runtime.block_on(async {
+            while started.try_recv().is_err() {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        });
+        // Queued behind the held run: another pool thread takes it.
+        let families = runtime.block_on(quick.collect(&ctx)).expect("quick run");
+        assert_eq!(families[0].name, "thread");
+        // The held collector's next run fails at once, without a thread.
+        let again = runtime.block_on(held.collect(&ctx));
+        assert!(again.is_err(), "a second run of a held collector started");
+        // And a later quick run is not kept waiting either.
+        runtime.block_on(quick.collect(&ctx)).expect("quick run");
+        release.send(()).expect("the held run waits");
+        assert_eq!(runtime.block_on(stuck).expect("task").expect("held run"), 1);
     }
 
     #[test]

@@ -92,6 +92,11 @@ pub struct ScrapeEngine {
     info: ExporterInfo,
     settings: ScrapeSettings,
     collectors: Vec<CollectorSlot>,
+    /// Indexes into `collectors`, those whose runs go to the blocking pool
+    /// first ([`Collector::off_thread`]): their runs are then queued
+    /// together, before the runtime thread starts on the others, and one
+    /// pool thread wakes for all of them.
+    start_order: Vec<usize>,
     probe: Option<Arc<dyn TargetProbe>>,
     /// Whether snapshots carry the exporter's own `process_*` families.
     process_families: bool,
@@ -139,7 +144,10 @@ impl ScrapeEngine {
         probe: Option<Arc<dyn TargetProbe>>,
         process_families: bool,
     ) -> Arc<Self> {
+        let (first, rest): (Vec<usize>, Vec<usize>) =
+            (0..collectors.len()).partition(|&i| collectors[i].off_thread());
         Arc::new(Self {
+            start_order: first.into_iter().chain(rest).collect(),
             process_families,
             info,
             settings,
@@ -251,15 +259,38 @@ impl ScrapeEngine {
         // timer each made the runtime wake itself once per collector when
         // registering it (tokio unparks its driver for an earlier timer).
         let expired = tokio::time::sleep_until(deadline_at).shared();
-        let runs = self.collectors.iter().map(|slot| {
-            let collector = Arc::clone(&slot.collector);
+        // Every collector's task is started here, pool runs first; their
+        // outcomes are still gathered in the collectors' order.
+        // The pool runs are queued while `hold` lives; a task started after
+        // theirs, and so run after their first polls, lets the queue go.
+        let mut hold = self
+            .start_order
+            .first()
+            .filter(|&&i| self.collectors[i].collector.off_thread())
+            .map(|_| crate::collector::pool_queue::Hold::new());
+        let mut tasks: Vec<_> = Vec::with_capacity(self.start_order.len());
+        for &i in &self.start_order {
+            let collector = Arc::clone(&self.collectors[i].collector);
+            if !collector.off_thread() {
+                if let Some(hold) = hold.take() {
+                    drop(tokio::spawn(async move { drop(hold) }));
+                }
+            }
+            let ctx = ScrapeContext::new(deadline_at, self.settings.series_limit);
+            let reported = ctx.clone();
+            let started = Instant::now();
+            let task = tokio::spawn(async move { collector.collect(&ctx).await });
+            tasks.push((i, started, reported, task));
+        }
+        if let Some(hold) = hold.take() {
+            drop(tokio::spawn(async move { drop(hold) }));
+        }
+        tasks.sort_unstable_by_key(|t| t.0);
+        let runs = self.collectors.iter().zip(tasks).map(|(slot, task)| {
+            let name = slot.collector.name();
             let expired = expired.clone();
             async move {
-                let name = collector.name();
-                let started = Instant::now();
-                let ctx = ScrapeContext::new(deadline_at, self.settings.series_limit);
-                let reported = ctx.clone();
-                let mut task = tokio::spawn(async move { collector.collect(&ctx).await });
+                let (_, started, reported, mut task) = task;
                 let abort = task.abort_handle();
                 let finished = tokio::select! {
                     biased;

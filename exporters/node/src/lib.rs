@@ -66,13 +66,19 @@ mod futures_probe {
 
     use crate::paths::HostPaths;
 
-    /// `node_up`: the host's procfs answers.
+    /// `node_up`: the host's procfs answers. On the kernel's own procfs
+    /// ([`HostPaths::kernel`]) the stat is made on the runtime's thread, as
+    /// the inline collectors' reads are; elsewhere on the pool.
     pub struct ProcfsProbe(pub Arc<HostPaths>);
 
     impl TargetProbe for ProcfsProbe {
         fn probe(&self, _deadline: tokio::time::Instant) -> BoxFuture<'_, bool> {
             let stat = self.0.proc("stat");
+            let inline = self.0.kernel;
             Box::pin(async move {
+                if inline {
+                    return std::fs::metadata(stat).is_ok();
+                }
                 tokio::task::spawn_blocking(move || std::fs::metadata(stat).is_ok())
                     .await
                     .unwrap_or(false)
