@@ -732,7 +732,7 @@ mod tests {
             let slot = lanes.take().await.expect("a lane");
             drop(slot);
         }
-        assert_eq!(*lanes.load.lock().unwrap(), vec![0, 0]);
+        assert_eq!(*lanes.load.lock().expect("lane counts"), vec![0, 0]);
         // One lane: no gate, everything pipelines on the one connection.
         assert!(Lanes::new(1).take().await.is_none());
     }
