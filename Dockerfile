@@ -19,7 +19,7 @@ ENV RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static"
 # ours), so that a change to sidewatch's code rebuilds only its own crates.
 # Every workspace member's Cargo.toml is listed here (a test checks it).
 COPY Cargo.toml Cargo.lock ./
-COPY common/Cargo.toml common/
+COPY common/Cargo.toml common/symbol-order.rs common/
 COPY common/malloc/Cargo.toml common/malloc/
 COPY clients/postgres/Cargo.toml clients/postgres/
 COPY clients/redis/Cargo.toml clients/redis/

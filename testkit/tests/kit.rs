@@ -613,7 +613,7 @@ fn the_image_builds_the_binaries_bench_measures() {
         shipped.contains("relocation-model=static") && shipped.contains("+crt-static"),
         "{shipped}"
     );
-    for script in ["bench/run.sh", "bench/soak.sh"] {
+    for script in ["bench/run.sh", "bench/soak.sh", "bench/order.sh"] {
         let text = std::fs::read_to_string(root.join(script)).expect(script);
         let flags = text
             .lines()
@@ -627,4 +627,37 @@ fn the_image_builds_the_binaries_bench_measures() {
         assert!(text.contains("cargo build --release"), "{script}");
     }
     assert!(dockerfile.contains("cargo build --release --locked"));
+}
+
+/// Every exporter is linked in the code order bench/order.sh wrote for it,
+/// in the image too: its build script is common/symbol-order.rs, which the
+/// Dockerfile's dependency layer copies, and its symbol-order.txt lists the
+/// functions of a scrape first.
+#[test]
+fn every_exporter_is_linked_in_its_code_order() {
+    let root = root();
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).expect("Dockerfile");
+    assert!(
+        dockerfile.contains("COPY common/Cargo.toml common/symbol-order.rs common/"),
+        "the Dockerfile's dependency layer misses common/symbol-order.rs"
+    );
+    let script = std::fs::read_to_string(root.join("common/symbol-order.rs")).expect("script");
+    assert!(script.contains("--symbol-ordering-file=") && script.contains("--strip-all"));
+    for name in ["node", "postgres", "redis", "wal", "queue"] {
+        let dir = root.join("exporters").join(name);
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("Cargo.toml");
+        assert!(
+            manifest.contains("build = \"../../common/symbol-order.rs\""),
+            "sidewatch-{name} does not use the shared build script"
+        );
+        let order = std::fs::read_to_string(dir.join("symbol-order.txt"))
+            .unwrap_or_else(|e| panic!("sidewatch-{name}: symbol-order.txt: {e} (bench/order.sh {name})"));
+        let names: Vec<&str> = order.lines().collect();
+        assert!(names.len() > 200, "sidewatch-{name}: {} names", names.len());
+        // The scrape's own functions are in it: the encoder of every exporter.
+        assert!(
+            names.iter().any(|n| n.contains("encode_text")),
+            "sidewatch-{name}: no encoder in symbol-order.txt"
+        );
+    }
 }
