@@ -650,8 +650,9 @@ fn every_exporter_is_linked_in_its_code_order() {
             manifest.contains("build = \"../../common/symbol-order.rs\""),
             "sidewatch-{name} does not use the shared build script"
         );
-        let order = std::fs::read_to_string(dir.join("symbol-order.txt"))
-            .unwrap_or_else(|e| panic!("sidewatch-{name}: symbol-order.txt: {e} (bench/order.sh {name})"));
+        let order = std::fs::read_to_string(dir.join("symbol-order.txt")).unwrap_or_else(|e| {
+            panic!("sidewatch-{name}: symbol-order.txt: {e} (bench/order.sh {name})")
+        });
         let names: Vec<&str> = order.lines().collect();
         assert!(names.len() > 200, "sidewatch-{name}: {} names", names.len());
         // The scrape's own functions are in it: the encoder of every exporter.
