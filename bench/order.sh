@@ -19,10 +19,14 @@ command -v valgrind >/dev/null || { echo "valgrind is needed (Debian: valgrind)"
 target=x86_64-unknown-linux-gnu
 prof=${CARGO_TARGET_DIR_ORDER:-/tmp/sidewatch-order}
 # The shipped build with its symbols kept: the same code, the same names
-# (the linker strips them otherwise: common/symbol-order.rs).
+# (the linker strips them otherwise: common/symbol-order.rs). All five in
+# one build, as the Dockerfile and bench/run.sh build them: cargo unifies
+# the dependencies' features over one build's packages, and the names with
+# them.
 RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
   CARGO_TARGET_DIR="$prof" SIDEWATCH_STRIP=0 \
-  cargo build --release --quiet -p "sidewatch-$name" --target "$target"
+  cargo build --release --quiet --target "$target" \
+    -p sidewatch-node -p sidewatch-postgres -p sidewatch-redis -p sidewatch-wal -p sidewatch-queue
 binary="$prof/$target/release/sidewatch-$name"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 work=$(mktemp -d)

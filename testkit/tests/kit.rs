@@ -625,6 +625,14 @@ fn the_image_builds_the_binaries_bench_measures() {
             "{script} builds with other flags than the image"
         );
         assert!(text.contains("cargo build --release"), "{script}");
+        // One build of all five, as in the image: cargo unifies features
+        // per build, and with them the code and its symbol names.
+        assert!(
+            text.contains(
+                "-p sidewatch-node -p sidewatch-postgres -p sidewatch-redis -p sidewatch-wal -p sidewatch-queue"
+            ),
+            "{script} does not build the five exporters together, as the image does"
+        );
     }
     assert!(dockerfile.contains("cargo build --release --locked"));
 }
