@@ -335,11 +335,6 @@ pub mod pool_queue {
         spawn();
     }
 
-    /// Pool threads on the queue now.
-    pub fn runners() -> usize {
-        state().runners
-    }
-
     /// Counts its runner off the queue when dropped: when the queue is
     /// empty, and also when the pool dropped the runner without running it
     /// (its runtime shut down), so the count never claims a thread that is

@@ -97,6 +97,8 @@ pub struct ScrapeEngine {
     /// together, before the runtime thread starts on the others, and one
     /// pool thread wakes for all of them.
     start_order: Vec<usize>,
+    /// How many of `start_order`'s first collectors are those.
+    pooled: usize,
     probe: Option<Arc<dyn TargetProbe>>,
     /// Whether snapshots carry the exporter's own `process_*` families.
     process_families: bool,
@@ -147,6 +149,7 @@ impl ScrapeEngine {
         let (first, rest): (Vec<usize>, Vec<usize>) =
             (0..collectors.len()).partition(|&i| collectors[i].off_thread());
         Arc::new(Self {
+            pooled: first.len(),
             start_order: first.into_iter().chain(rest).collect(),
             process_families,
             info,
@@ -263,19 +266,15 @@ impl ScrapeEngine {
         // outcomes are still gathered in the collectors' order.
         // The pool runs are queued while `hold` lives; a task started after
         // theirs, and so run after their first polls, lets the queue go.
-        let mut hold = self
-            .start_order
-            .first()
-            .filter(|&&i| self.collectors[i].collector.off_thread())
-            .map(|_| crate::collector::pool_queue::Hold::new());
+        let mut hold = (self.pooled > 0).then(crate::collector::pool_queue::Hold::new);
         let mut tasks: Vec<_> = Vec::with_capacity(self.start_order.len());
-        for &i in &self.start_order {
-            let collector = Arc::clone(&self.collectors[i].collector);
-            if !collector.off_thread() {
+        for (n, &i) in self.start_order.iter().enumerate() {
+            if n == self.pooled {
                 if let Some(hold) = hold.take() {
                     drop(tokio::spawn(async move { drop(hold) }));
                 }
             }
+            let collector = Arc::clone(&self.collectors[i].collector);
             let ctx = ScrapeContext::new(deadline_at, self.settings.series_limit);
             let reported = ctx.clone();
             let started = Instant::now();

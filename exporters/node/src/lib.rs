@@ -74,14 +74,13 @@ mod futures_probe {
     impl TargetProbe for ProcfsProbe {
         fn probe(&self, _deadline: tokio::time::Instant) -> BoxFuture<'_, bool> {
             let stat = self.0.proc("stat");
+            let answers = move || std::fs::metadata(stat).is_ok();
             let inline = self.0.kernel;
             Box::pin(async move {
                 if inline {
-                    return std::fs::metadata(stat).is_ok();
+                    return answers();
                 }
-                tokio::task::spawn_blocking(move || std::fs::metadata(stat).is_ok())
-                    .await
-                    .unwrap_or(false)
+                tokio::task::spawn_blocking(answers).await.unwrap_or(false)
             })
         }
     }
