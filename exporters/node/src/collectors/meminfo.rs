@@ -36,7 +36,7 @@ impl BlockingCollector for MeminfoCollector {
 }
 
 pub fn parse(text: &str) -> CollectResult {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(text.bytes().filter(|&b| b == b'\n').count() + 1);
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let (key, rest) = line
             .split_once(':')
@@ -47,25 +47,69 @@ pub fn parse(text: &str) -> CollectResult {
             CollectError::parse(format!("/proc/meminfo {key}: {raw:?} is not a number"))
         })?;
         // `Active(anon)` becomes `Active_anon`, as node_exporter names it.
-        let mut field = if key.contains('(') {
-            key.replace('(', "_").replace(')', "")
-        } else {
-            key.to_owned()
-        };
-        let value = match parts.next() {
-            Some("kB") => {
-                field.push_str("_bytes");
-                value * 1024.0
-            }
-            _ => value,
-        };
-        out.push(
-            Family::gauge(
-                format!("node_memory_{field}"),
-                format!("Memory information field {field}."),
-            )
-            .with(&[], value),
-        );
+        // Name and help are written straight into strings of their final
+        // size: two allocations per field where format! and the field's
+        // own copy took four.
+        let bytes = parts.next() == Some("kB");
+        let suffix = if bytes { "_bytes" } else { "" };
+        let size = key.len() + suffix.len();
+        let mut name = String::with_capacity("node_memory_".len() + size);
+        name.push_str("node_memory_");
+        push_field(&mut name, key, suffix);
+        let mut help = String::with_capacity("Memory information field .".len() + size);
+        help.push_str("Memory information field ");
+        push_field(&mut help, key, suffix);
+        help.push('.');
+        let value = if bytes { value * 1024.0 } else { value };
+        out.push(Family::gauge(name, help).with(&[], value));
     }
     Ok(out)
+}
+
+/// Appends `key` with `(` as `_` and `)` dropped, then `suffix`.
+fn push_field(out: &mut String, key: &str, suffix: &str) {
+    for c in key.chars() {
+        match c {
+            '(' => out.push('_'),
+            ')' => {}
+            c => out.push(c),
+        }
+    }
+    out.push_str(suffix);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_helps_and_values_follow_node_exporter() {
+        let text = "MemTotal:       16384 kB\nActive(anon):    2048 kB\nHugePages_Total:       3\n";
+        let families = parse(text).unwrap();
+        let got: Vec<(&str, &str, f64)> = families
+            .iter()
+            .map(|f| (f.name.as_ref(), f.help.as_ref(), f.samples[0].value))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "node_memory_MemTotal_bytes",
+                    "Memory information field MemTotal_bytes.",
+                    16384.0 * 1024.0
+                ),
+                (
+                    "node_memory_Active_anon_bytes",
+                    "Memory information field Active_anon_bytes.",
+                    2048.0 * 1024.0
+                ),
+                (
+                    "node_memory_HugePages_Total",
+                    "Memory information field HugePages_Total.",
+                    3.0
+                ),
+            ]
+        );
+        assert!(parse("MemTotal: lots kB\n").is_err());
+    }
 }

@@ -123,6 +123,15 @@ impl BlockingCollector for PowerSupplyCollector {
     }
 
     fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
+        let supplies: Vec<(String, std::path::PathBuf)> =
+            entries(&self.paths.sys("class/power_supply"), "")
+                .into_iter()
+                .filter(|(name, _)| !self.ignored.is_match(name))
+                .collect();
+        if supplies.is_empty() {
+            // Most servers have none: no families to name (98 strings a scrape).
+            return Ok(Vec::new());
+        }
         let mut out: Vec<Family> = NUMBERS
             .iter()
             .map(|(_, suffix, _)| {
@@ -136,10 +145,7 @@ impl BlockingCollector for PowerSupplyCollector {
             "node_power_supply_info",
             "info of /sys/class/power_supply/<power_supply>.",
         );
-        for (name, dir) in entries(&self.paths.sys("class/power_supply"), "") {
-            if self.ignored.is_match(&name) {
-                continue;
-            }
+        for (name, dir) in supplies {
             for ((file, _, divisor), family) in NUMBERS.iter().zip(out.iter_mut()) {
                 if let Some(v) = attr(&dir, file).and_then(|v| v.parse::<f64>().ok()) {
                     family.add(&[("power_supply", &name)], v / divisor);
