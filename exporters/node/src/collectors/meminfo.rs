@@ -85,7 +85,7 @@ mod tests {
     #[test]
     fn names_helps_and_values_follow_node_exporter() {
         let text = "MemTotal:       16384 kB\nActive(anon):    2048 kB\nHugePages_Total:       3\n";
-        let families = parse(text).unwrap();
+        let families = parse(text).expect("a well-formed meminfo");
         let got: Vec<(&str, &str, f64)> = families
             .iter()
             .map(|f| (f.name.as_ref(), f.help.as_ref(), f.samples[0].value))
