@@ -164,10 +164,17 @@ pub fn read(path: &Path) -> Result<String, CollectError> {
 
 /// Parses a number, naming the file and the field in the error.
 pub fn number(value: &str, what: &str) -> Result<f64, CollectError> {
+    number_of(value, || what.to_owned())
+}
+
+/// [`number`] whose `what` is only written when the value is not a number:
+/// for names built per field, which a scrape would otherwise format for
+/// every value it parses.
+pub fn number_of(value: &str, what: impl FnOnce() -> String) -> Result<f64, CollectError> {
     value
         .trim()
         .parse::<f64>()
-        .map_err(|_| CollectError::parse(format!("{what}: {value:?} is not a number")))
+        .map_err(|_| CollectError::parse(format!("{}: {value:?} is not a number", what())))
 }
 
 /// Opens `path` and parses it with one of procfs's parsers.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use sidewatch_common::{BlockingCollector, CollectResult, Family};
 
-use crate::paths::{number, read, HostPaths};
+use crate::paths::{number_of, read, HostPaths};
 use sidewatch_common::collector::CollectorDecl;
 
 use crate::config::NodeConfig;
@@ -57,7 +57,7 @@ pub fn parse(text: &str, page_size: f64) -> CollectResult {
         let fields: Vec<&str> = rest.split_whitespace().collect();
         for pair in fields.chunks(2) {
             let [key, value] = pair else { continue };
-            let v = number(value, &format!("sockstat {proto} {key}"))?;
+            let v = number_of(value, || format!("sockstat {proto} {key}"))?;
             if proto == "sockets" {
                 out.push(
                     Family::gauge(
@@ -87,4 +87,29 @@ pub fn parse(text: &str, page_size: f64) -> CollectResult {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_that_is_not_a_number_is_named_in_the_error() {
+        let families = parse("TCP: inuse 5 mem 2\n", 4096.0).expect("well-formed");
+        let names: Vec<&str> = families.iter().map(|f| f.name.as_ref()).collect();
+        assert_eq!(
+            names,
+            [
+                "node_sockstat_TCP_inuse",
+                "node_sockstat_TCP_mem",
+                "node_sockstat_TCP_mem_bytes"
+            ]
+        );
+        assert_eq!(families[2].samples[0].value, 2.0 * 4096.0);
+        let err = parse("TCP: inuse 5 orphan x\n", 4096.0).expect_err("x is no number");
+        assert_eq!(
+            err.to_string(),
+            "sockstat TCP orphan: \"x\" is not a number"
+        );
+    }
 }

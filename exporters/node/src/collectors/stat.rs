@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
 
-use crate::paths::{number, read, HostPaths};
+use crate::paths::{number_of, read, HostPaths};
 use sidewatch_common::collector::CollectorDecl;
 
 use crate::config::NodeConfig;
@@ -43,7 +43,7 @@ pub fn parse(text: &str) -> CollectResult {
             .find(|l| l.split_whitespace().next() == Some(key))
             .ok_or_else(|| CollectError::parse(format!("/proc/stat: no {key} line")))?;
         let value = line.split_whitespace().nth(1).unwrap_or_default();
-        number(value, &format!("/proc/stat {key}"))
+        number_of(value, || format!("/proc/stat {key}"))
     };
     Ok(vec![
         Family::gauge("node_boot_time_seconds", "Node boot time, in unixtime.")
