@@ -289,6 +289,55 @@ impl FamilySet {
     }
 }
 
+/// How many distinct names [`intern`] keeps. A host reports a few hundred
+/// (node's /proc fields); past this, names are handed out owned, so input
+/// that keeps inventing names costs what it did before, never memory that
+/// grows without bound.
+pub const INTERN_CAP: usize = 8192;
+
+static INTERNED: std::sync::Mutex<Option<std::collections::HashSet<&'static str, NameHasher>>> =
+    std::sync::Mutex::new(None);
+
+/// A name or help text built from what the target reports (a /proc field,
+/// a device statistic): the same strings every scrape. The first scrape
+/// keeps each once; later ones borrow it, with no allocation.
+pub fn intern(s: &str) -> Cow<'static, str> {
+    let Ok(mut table) = INTERNED.lock() else {
+        return Cow::Owned(s.to_owned());
+    };
+    let table = table.get_or_insert_with(Default::default);
+    if let Some(&kept) = table.get(s) {
+        return Cow::Borrowed(kept);
+    }
+    if table.len() >= INTERN_CAP {
+        return Cow::Owned(s.to_owned());
+    }
+    let kept: &'static str = Box::leak(s.into());
+    table.insert(kept);
+    Cow::Borrowed(kept)
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// [`intern`] of `format_args!(...)`, written into the thread's scratch
+/// buffer instead of a fresh `String`.
+pub fn intern_fmt(args: std::fmt::Arguments<'_>) -> Cow<'static, str> {
+    use std::fmt::Write as _;
+    if let Some(s) = args.as_str() {
+        return Cow::Borrowed(s);
+    }
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            let _ = buf.write_fmt(args);
+            intern(&buf)
+        }
+        Err(_) => intern(&args.to_string()),
+    })
+}
+
 /// The result of one scrape: every family, in a stable order.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
@@ -327,5 +376,30 @@ mod tests {
         assert_eq!(names, ["a", "b", "c"]);
         let counts: Vec<usize> = families.iter().map(|f| f.samples.len()).collect();
         assert_eq!(counts, [2, 1, 3]);
+    }
+
+    #[test]
+    fn interned_names_are_kept_once_and_bounded() {
+        let n = std::hint::black_box(7);
+        let a = intern_fmt(format_args!("sw_test_{n}_total"));
+        let b = intern("sw_test_7_total");
+        assert_eq!(a, "sw_test_7_total");
+        match (&a, &b) {
+            (Cow::Borrowed(x), Cow::Borrowed(y)) => assert!(std::ptr::eq(*x, *y)),
+            _ => panic!("an interned name is borrowed"),
+        }
+        assert_eq!(intern_fmt(format_args!("literal")), "literal");
+        // Past the cap, names still come back right, owned.
+        for i in 0..INTERN_CAP + 10 {
+            let name = intern_fmt(format_args!("sw_cap_{i}"));
+            assert_eq!(name, format!("sw_cap_{i}"));
+        }
+        let len = INTERNED
+            .lock()
+            .expect("lock")
+            .as_ref()
+            .map_or(0, |t| t.len());
+        assert_eq!(len, INTERN_CAP);
+        assert!(matches!(intern("sw_cap_never_seen"), Cow::Owned(_)));
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use sidewatch_common::{BlockingCollector, CollectError, CollectResult, Family};
+use sidewatch_common::{intern, BlockingCollector, CollectError, CollectResult, Family};
 
 use crate::paths::{read, HostPaths};
 use sidewatch_common::collector::CollectorDecl;
@@ -37,6 +37,8 @@ impl BlockingCollector for MeminfoCollector {
 
 pub fn parse(text: &str) -> CollectResult {
     let mut out = Vec::with_capacity(text.bytes().filter(|&b| b == b'\n').count() + 1);
+    let mut name = String::from("node_memory_");
+    let mut help = String::from("Memory information field ");
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let (key, rest) = line
             .split_once(':')
@@ -47,21 +49,18 @@ pub fn parse(text: &str) -> CollectResult {
             CollectError::parse(format!("/proc/meminfo {key}: {raw:?} is not a number"))
         })?;
         // `Active(anon)` becomes `Active_anon`, as node_exporter names it.
-        // Name and help are written straight into strings of their final
-        // size: two allocations per field where format! and the field's
-        // own copy took four.
+        // Name and help are written into buffers kept for the whole parse
+        // and interned: after the first scrape a field costs no allocation
+        // for either.
         let bytes = parts.next() == Some("kB");
         let suffix = if bytes { "_bytes" } else { "" };
-        let size = key.len() + suffix.len();
-        let mut name = String::with_capacity("node_memory_".len() + size);
-        name.push_str("node_memory_");
+        name.truncate("node_memory_".len());
         push_field(&mut name, key, suffix);
-        let mut help = String::with_capacity("Memory information field .".len() + size);
-        help.push_str("Memory information field ");
+        help.truncate("Memory information field ".len());
         push_field(&mut help, key, suffix);
         help.push('.');
         let value = if bytes { value * 1024.0 } else { value };
-        out.push(Family::gauge(name, help).with(&[], value));
+        out.push(Family::gauge(intern(&name), intern(&help)).with(&[], value));
     }
     Ok(out)
 }

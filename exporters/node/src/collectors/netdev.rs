@@ -91,8 +91,8 @@ impl BlockingCollector for NetdevCollector {
             .iter()
             .map(|(field, get)| {
                 let mut f = Family::counter(
-                    format!("node_network_{field}_total"),
-                    format!("Network device statistic {field}."),
+                    sidewatch_common::intern_fmt(format_args!("node_network_{field}_total")),
+                    sidewatch_common::intern_fmt(format_args!("Network device statistic {field}.")),
                 );
                 for d in &devices {
                     f.add(&[("device", d.name.as_str())], get(d) as f64);

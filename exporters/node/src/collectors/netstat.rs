@@ -68,8 +68,11 @@ impl BlockingCollector for NetstatCollector {
             .into_iter()
             .map(|(key, value)| {
                 let stat = key.replacen('_', "", 1);
-                Family::untyped(format!("node_netstat_{key}"), format!("Statistic {stat}."))
-                    .with(&[], value)
+                Family::untyped(
+                    sidewatch_common::intern_fmt(format_args!("node_netstat_{key}")),
+                    sidewatch_common::intern_fmt(format_args!("Statistic {stat}.")),
+                )
+                .with(&[], value)
             })
             .collect())
     }

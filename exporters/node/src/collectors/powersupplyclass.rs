@@ -136,8 +136,10 @@ impl BlockingCollector for PowerSupplyCollector {
             .iter()
             .map(|(_, suffix, _)| {
                 Family::gauge(
-                    format!("node_power_supply_{suffix}"),
-                    format!("{suffix} value of /sys/class/power_supply/<power_supply>."),
+                    sidewatch_common::intern_fmt(format_args!("node_power_supply_{suffix}")),
+                    sidewatch_common::intern_fmt(format_args!(
+                        "{suffix} value of /sys/class/power_supply/<power_supply>."
+                    )),
                 )
             })
             .collect();

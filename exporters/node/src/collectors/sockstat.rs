@@ -61,7 +61,7 @@ pub fn parse(text: &str, page_size: f64) -> CollectResult {
             if proto == "sockets" {
                 out.push(
                     Family::gauge(
-                        format!("node_sockstat_{proto}_{key}"),
+                        sidewatch_common::intern_fmt(format_args!("node_sockstat_{proto}_{key}")),
                         "Number of IPv4 sockets in use.",
                     )
                     .with(&[], v),
@@ -70,16 +70,22 @@ pub fn parse(text: &str, page_size: f64) -> CollectResult {
             }
             out.push(
                 Family::gauge(
-                    format!("node_sockstat_{proto}_{key}"),
-                    format!("Number of {proto} sockets in state {key}."),
+                    sidewatch_common::intern_fmt(format_args!("node_sockstat_{proto}_{key}")),
+                    sidewatch_common::intern_fmt(format_args!(
+                        "Number of {proto} sockets in state {key}."
+                    )),
                 )
                 .with(&[], v),
             );
             if *key == "mem" {
                 out.push(
                     Family::gauge(
-                        format!("node_sockstat_{proto}_mem_bytes"),
-                        format!("Number of {proto} sockets in state mem_bytes."),
+                        sidewatch_common::intern_fmt(format_args!(
+                            "node_sockstat_{proto}_mem_bytes"
+                        )),
+                        sidewatch_common::intern_fmt(format_args!(
+                            "Number of {proto} sockets in state mem_bytes."
+                        )),
                     )
                     .with(&[], v * page_size),
                 );

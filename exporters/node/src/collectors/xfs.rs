@@ -68,7 +68,12 @@ impl BlockingCollector for XfsCollector {
     fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let mut out: Vec<Family> = STATS
             .iter()
-            .map(|(_, _, suffix, help)| Family::counter(format!("node_xfs_{suffix}"), *help))
+            .map(|(_, _, suffix, help)| {
+                Family::counter(
+                    sidewatch_common::intern_fmt(format_args!("node_xfs_{suffix}")),
+                    *help,
+                )
+            })
             .collect();
         // /sys/fs/xfs/stats is the sum over filesystems; devices have their own.
         for (device, dir) in entries(&self.paths.sys("fs/xfs"), "") {
