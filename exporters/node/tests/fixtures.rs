@@ -258,6 +258,21 @@ fn netdev_sockstat_netstat_pressure() {
     assert_eq!(v(&e, "node_netstat_Tcp_InSegs", &[]), 9000.0);
     assert_eq!(v(&e, "node_netstat_Tcp_InErrs", &[]), 5.0);
     assert_eq!(v(&e, "node_netstat_TcpExt_TCPTimeouts", &[]), 44.0);
+    // The help names the field without its first `_`, as node_exporter's does.
+    assert_eq!(
+        e.scrape
+            .docs
+            .get("node_netstat_TcpExt_TCPTimeouts")
+            .map(String::as_str),
+        Some("Statistic TcpExtTCPTimeouts.")
+    );
+    assert_eq!(
+        e.scrape
+            .docs
+            .get("node_network_receive_bytes_total")
+            .map(String::as_str),
+        Some("Network device statistic receive_bytes.")
+    );
     assert_eq!(v(&e, "node_netstat_IpExt_InOctets", &[]), 1000.0);
     assert_eq!(v(&e, "node_netstat_Ip_Forwarding", &[]), 1.0);
     assert_eq!(v(&e, "node_netstat_Ip6_OutOctets", &[]), 50_000.0);

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use sidewatch_common::{intern, BlockingCollector, CollectError, CollectResult, Family};
 
-use crate::paths::{read, HostPaths};
+use crate::paths::{number_of, read, HostPaths};
 use sidewatch_common::collector::CollectorDecl;
 
 use crate::config::NodeConfig;
@@ -45,9 +45,7 @@ pub fn parse(text: &str) -> CollectResult {
             .ok_or_else(|| CollectError::parse(format!("/proc/meminfo: bad line {line:?}")))?;
         let mut parts = rest.split_whitespace();
         let raw = parts.next().unwrap_or_default();
-        let value: f64 = raw.parse().map_err(|_| {
-            CollectError::parse(format!("/proc/meminfo {key}: {raw:?} is not a number"))
-        })?;
+        let value = number_of(raw, || format!("/proc/meminfo {key}"))?;
         // `Active(anon)` becomes `Active_anon`, as node_exporter names it.
         // Name and help are written into buffers kept for the whole parse
         // and interned: after the first scrape a field costs no allocation

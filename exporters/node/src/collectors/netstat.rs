@@ -67,10 +67,12 @@ impl BlockingCollector for NetstatCollector {
         Ok(stats
             .into_iter()
             .map(|(key, value)| {
-                let stat = key.replacen('_', "", 1);
+                // The help names the field without its first `_` (`TcpExt_...`
+                // is `TcpExt...`), written without a copy of the key.
+                let (proto, field) = key.split_once('_').unwrap_or((&key, ""));
                 Family::untyped(
                     sidewatch_common::intern_fmt(format_args!("node_netstat_{key}")),
-                    sidewatch_common::intern_fmt(format_args!("Statistic {stat}.")),
+                    sidewatch_common::intern_fmt(format_args!("Statistic {proto}{field}.")),
                 )
                 .with(&[], value)
             })
@@ -89,9 +91,7 @@ fn push_kept(
     keep: &impl Fn(&str) -> bool,
     out: &mut Vec<(String, f64)>,
 ) -> Result<(), CollectError> {
-    let v = value
-        .parse::<f64>()
-        .map_err(|_| CollectError::parse(format!("{proto} {name}: {value:?} is not a number")))?;
+    let v = crate::paths::number_of(value, || format!("{proto} {name}"))?;
     key.clear();
     key.push_str(proto);
     key.push('_');
