@@ -34,7 +34,7 @@ impl BlockingCollector for ArpCollector {
         let mut by_device: BTreeMap<&str, u64> = BTreeMap::new();
         // IP address, HW type, Flags, HW address, Mask, Device.
         for line in text.lines().skip(1) {
-            if let Some(device) = line.split_whitespace().nth(5) {
+            if let Some(device) = line.split_ascii_whitespace().nth(5) {
                 *by_device.entry(device).or_default() += 1;
             }
         }

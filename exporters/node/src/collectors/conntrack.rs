@@ -47,11 +47,11 @@ pub fn parse_stat(text: &str) -> Result<Vec<(String, f64)>, CollectError> {
     let header: Vec<&str> = lines
         .next()
         .ok_or_else(|| CollectError::parse("nf_conntrack: empty"))?
-        .split_whitespace()
+        .split_ascii_whitespace()
         .collect();
     let mut sums = vec![0.0; header.len()];
     for line in lines.filter(|l| !l.trim().is_empty()) {
-        let values: Vec<&str> = line.split_whitespace().collect();
+        let values: Vec<&str> = line.split_ascii_whitespace().collect();
         if values.len() != header.len() {
             return Err(CollectError::parse(format!(
                 "nf_conntrack: {} columns where the header has {}",

@@ -122,7 +122,10 @@ pub fn cpuinfo(text: &str, options: &CpuInfoOptions) -> Vec<Family> {
                     continue;
                 };
                 let label = if key == "flags" { "flag" } else { "bug" };
-                for item in list.split_whitespace().filter(|f| include.is_match(f)) {
+                for item in list
+                    .split_ascii_whitespace()
+                    .filter(|f| include.is_match(f))
+                {
                     family.add(&[(label, item)], 1.0);
                 }
             }
@@ -162,7 +165,7 @@ pub fn parse(text: &str, ticks_per_second: f64) -> CollectResult {
         "Seconds the CPUs spent in guests (VMs) for each mode.",
     );
     for line in text.lines() {
-        let mut fields = line.split_whitespace();
+        let mut fields = line.split_ascii_whitespace();
         let Some(cpu) = fields.next().and_then(|f| f.strip_prefix("cpu")) else {
             continue;
         };

@@ -32,7 +32,7 @@ impl BlockingCollector for FilefdCollector {
 
     fn collect_blocking(&self, _ctx: &sidewatch_common::ScrapeContext) -> CollectResult {
         let text = read(&self.paths.proc("sys/fs/file-nr"))?;
-        let f: Vec<&str> = text.split_whitespace().collect();
+        let f: Vec<&str> = text.split_ascii_whitespace().collect();
         if f.len() != 3 {
             return Err(CollectError::parse(format!("file-nr: unexpected {text:?}")));
         }

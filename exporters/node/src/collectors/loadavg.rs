@@ -39,7 +39,7 @@ impl BlockingCollector for LoadavgCollector {
 }
 
 pub fn parse(text: &str) -> CollectResult {
-    let fields: Vec<&str> = text.split_whitespace().collect();
+    let fields: Vec<&str> = text.split_ascii_whitespace().collect();
     if fields.len() < 3 {
         return Err(CollectError::parse(format!(
             "/proc/loadavg: unexpected {text:?}"

@@ -43,7 +43,7 @@ pub fn parse(text: &str) -> CollectResult {
         let (key, rest) = line
             .split_once(':')
             .ok_or_else(|| CollectError::parse(format!("/proc/meminfo: bad line {line:?}")))?;
-        let mut parts = rest.split_whitespace();
+        let mut parts = rest.split_ascii_whitespace();
         let raw = parts.next().unwrap_or_default();
         let value = number_of(raw, || format!("/proc/meminfo {key}"))?;
         // `Active(anon)` becomes `Active_anon`, as node_exporter names it.

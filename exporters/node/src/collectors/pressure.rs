@@ -87,7 +87,7 @@ impl BlockingCollector for PressureCollector {
 fn total(text: &str, kind: &str) -> Option<Result<f64, CollectError>> {
     let line = text.lines().find(|l| l.starts_with(kind))?;
     let value = line
-        .split_whitespace()
+        .split_ascii_whitespace()
         .find_map(|f| f.strip_prefix("total="))?;
     Some(number(value, "pressure total"))
 }

@@ -54,7 +54,7 @@ pub fn parse(text: &str, page_size: f64) -> CollectResult {
         let Some((proto, rest)) = line.split_once(':') else {
             continue;
         };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
         for pair in fields.chunks(2) {
             let [key, value] = pair else { continue };
             let v = number_of(value, || format!("sockstat {proto} {key}"))?;

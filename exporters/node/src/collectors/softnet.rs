@@ -82,7 +82,7 @@ impl BlockingCollector for SoftnetCollector {
             .collect();
         for (line_no, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
             let values: Vec<u64> = line
-                .split_whitespace()
+                .split_ascii_whitespace()
                 .map(|v| u64::from_str_radix(v, 16))
                 .collect::<Result<_, _>>()
                 .map_err(|_| {

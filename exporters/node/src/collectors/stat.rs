@@ -40,9 +40,9 @@ pub fn parse(text: &str) -> CollectResult {
     let field = |key: &str| -> Result<f64, CollectError> {
         let line = text
             .lines()
-            .find(|l| l.split_whitespace().next() == Some(key))
+            .find(|l| l.split_ascii_whitespace().next() == Some(key))
             .ok_or_else(|| CollectError::parse(format!("/proc/stat: no {key} line")))?;
-        let value = line.split_whitespace().nth(1).unwrap_or_default();
+        let value = line.split_ascii_whitespace().nth(1).unwrap_or_default();
         number_of(value, || format!("/proc/stat {key}"))
     };
     Ok(vec![

@@ -96,7 +96,7 @@ pub fn clocksources(paths: &HostPaths) -> Vec<Family> {
     devices.sort();
     for (device, path) in devices {
         if let Ok(text) = crate::paths::read_text(path.join("available_clocksource")) {
-            for source in text.split_whitespace() {
+            for source in text.split_ascii_whitespace() {
                 available.add(&[("clocksource", source), ("device", &device)], 1.0);
             }
         }

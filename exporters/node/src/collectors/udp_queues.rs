@@ -33,7 +33,7 @@ pub fn queued(text: &str) -> Result<(f64, f64), CollectError> {
     for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
         // sl local_address rem_address st tx_queue:rx_queue ...
         let field = line
-            .split_whitespace()
+            .split_ascii_whitespace()
             .nth(4)
             .ok_or_else(|| CollectError::parse(format!("udp: short line {line:?}")))?;
         let (t, r) = field

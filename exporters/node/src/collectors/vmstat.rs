@@ -57,8 +57,10 @@ impl BlockingCollector for VmstatCollector {
             .into_iter()
             .map(|(k, v)| {
                 Family::untyped(
-                    format!("node_vmstat_{k}"),
-                    format!("/proc/vmstat information field {k}."),
+                    sidewatch_common::intern_fmt(format_args!("node_vmstat_{k}")),
+                    sidewatch_common::intern_fmt(format_args!(
+                        "/proc/vmstat information field {k}."
+                    )),
                 )
                 .with(&[], v)
             })
@@ -71,7 +73,7 @@ impl BlockingCollector for VmstatCollector {
 pub fn parse(text: &str, keep: impl Fn(&str) -> bool) -> Result<Vec<(&str, f64)>, CollectError> {
     let mut out = Vec::new();
     for line in text.lines() {
-        let mut f = line.split_whitespace();
+        let mut f = line.split_ascii_whitespace();
         let (Some(key), Some(value)) = (f.next(), f.next()) else {
             continue;
         };
