@@ -525,7 +525,7 @@ mod placement_tests {
         let runtime = crate::runtime().expect("runtime");
         let ctx = ScrapeContext::within(std::time::Duration::from_secs(5));
         let families = runtime.block_on(collector.collect(&ctx)).expect("collect");
-        families[0].samples[0].labels[0].1.clone()
+        families[0].samples[0].labels[0].1.to_string()
     }
 
     /// Waits, in its run, until the test lets it go.

@@ -216,7 +216,7 @@ impl Collector for SnapshotCollector {
                 encoder.encode_descriptor(name, &family.help, None, metric_type)?;
             if family.kind == MetricKind::Histogram {
                 for h in histograms(&family.samples) {
-                    h.encode(metric_encoder.encode_family(h.labels)?)?;
+                    h.encode(metric_encoder.encode_family(&OpenMetricsLabels(h.labels))?)?;
                 }
                 continue;
             }
@@ -236,8 +236,24 @@ impl Collector for SnapshotCollector {
                     metric_type,
                     value: sample.value,
                 };
-                value.encode(metric_encoder.encode_family(&sample.labels)?)?;
+                value.encode(metric_encoder.encode_family(&OpenMetricsLabels(&sample.labels))?)?;
             }
+        }
+        Ok(())
+    }
+}
+
+/// A sample's labels as the OpenMetrics encoder takes them, borrowed.
+struct OpenMetricsLabels<'a>(&'a [(crate::metrics::LabelName, crate::metrics::LabelValue)]);
+
+impl prometheus_client::encoding::EncodeLabelSet for OpenMetricsLabels<'_> {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelSetEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeLabel as _;
+        for (k, v) in self.0 {
+            (k.as_ref(), v.as_str()).encode(encoder.encode_label())?;
         }
         Ok(())
     }
@@ -259,7 +275,7 @@ fn openmetrics_descriptor(family: &Family) -> (&str, MetricType) {
 /// One histogram of a family: its label set, buckets as (bound, count in
 /// that bucket alone), sum and count.
 struct HistogramValue<'a> {
-    labels: &'a Vec<(crate::metrics::LabelName, String)>,
+    labels: &'a [(crate::metrics::LabelName, crate::metrics::LabelValue)],
     buckets: Vec<(f64, u64)>,
     sum: f64,
     count: u64,

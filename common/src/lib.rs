@@ -35,7 +35,9 @@ pub use collector::{
     ScrapeContext,
 };
 pub use engine::{ExporterInfo, PeerSelfMetrics, ScrapeEngine, ScrapeSettings, TargetProbe};
-pub use metrics::{intern, intern_fmt, Family, MetricKind, Sample, Snapshot};
+pub use metrics::{
+    intern, intern_fmt, Family, LabelName, LabelValue, Labels, MetricKind, Sample, Snapshot,
+};
 
 /// The runtime every exporter runs on. An exporter's load is a few requests a
 /// minute: the HTTP server, the engine and the network collectors run on the

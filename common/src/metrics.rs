@@ -10,6 +10,14 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// A label name: static for the fixed label sets, owned for user-defined ones.
 pub type LabelName = Cow<'static, str>;
 
+/// A label's value: kept inline up to 24 bytes (a device, a mode, a
+/// database's name), so that most samples' labels cost no allocation.
+pub type LabelValue = compact_str::CompactString;
+
+/// A sample's labels: two are kept inline (most label sets have one or two);
+/// more spill to one allocation.
+pub type Labels = smallvec::SmallVec<[(LabelName, LabelValue); 2]>;
+
 /// The type a family is exposed with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MetricKind {
@@ -30,7 +38,7 @@ pub enum MetricKind {
 /// One labelled value.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
-    pub labels: Vec<(LabelName, String)>,
+    pub labels: Labels,
     pub value: f64,
     /// Appended to the family's name: empty but for histograms.
     pub suffix: &'static str,
@@ -79,7 +87,7 @@ impl Family {
         self.samples.push(Sample {
             labels: labels
                 .iter()
-                .map(|(k, v)| (Cow::Borrowed(*k), (*v).to_owned()))
+                .map(|(k, v)| (Cow::Borrowed(*k), LabelValue::new(v)))
                 .collect(),
             value,
             suffix: "",
@@ -89,7 +97,10 @@ impl Family {
     /// Adds a sample whose label names are only known at run time.
     pub fn add_owned(&mut self, labels: Vec<(LabelName, String)>, value: f64) {
         self.samples.push(Sample {
-            labels,
+            labels: labels
+                .into_iter()
+                .map(|(k, v)| (k, LabelValue::from(v)))
+                .collect(),
             value,
             suffix: "",
         });
@@ -111,13 +122,13 @@ impl Family {
         sum: f64,
         count: f64,
     ) {
-        let base: Vec<(LabelName, String)> = labels
+        let base: Labels = labels
             .iter()
-            .map(|(k, v)| (Cow::Borrowed(*k), (*v).to_owned()))
+            .map(|(k, v)| (Cow::Borrowed(*k), LabelValue::new(v)))
             .collect();
         let bucket = |le: String, value: f64| {
             let mut labels = base.clone();
-            labels.push((Cow::Borrowed("le"), le));
+            labels.push((Cow::Borrowed("le"), LabelValue::from(le)));
             Sample {
                 labels,
                 value,

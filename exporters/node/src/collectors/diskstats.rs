@@ -306,7 +306,7 @@ mod tests {
             info.labels
                 .iter()
                 .find(|(n, _)| n == k)
-                .map(|(_, v)| v.clone())
+                .map(|(_, v)| v.to_string())
                 .unwrap_or_default()
         };
         (label("serial"), label("rotational"))
