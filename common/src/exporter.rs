@@ -21,6 +21,12 @@ pub trait Exporter: Sized {
     /// The environment variable of `--web.listen-address`, which
     /// `healthcheck` reads too.
     const LISTEN_ENV: &'static str = "SIDEWATCH_WEB_LISTEN_ADDRESS";
+    /// Whether the heap a scrape grows is kept for the next one
+    /// (`sidewatch_malloc::steady_heap`): measured for sidewatch-node, whose
+    /// scrapes otherwise fault the same pages in anew each time
+    /// (docs/benchmarks.md); the others keep glibc's defaults until they
+    /// are measured with it.
+    const STEADY_HEAP: bool = false;
 
     /// Reads the command line, the environment and the files they name, and
     /// validates all of it. An error is one line and exit code 2.
@@ -54,6 +60,9 @@ pub fn main<E: Exporter>() {
     // Before any thread starts: the pool threads share one arena instead
     // of keeping one each (docs/benchmarks.md).
     sidewatch_malloc::two_arenas();
+    if E::STEADY_HEAP {
+        sidewatch_malloc::steady_heap();
+    }
     crate::healthcheck::run_if_requested(E::NAME, E::DEFAULT_LISTEN, E::LISTEN_ENV);
     let config = E::from_env().unwrap_or_else(|e| cli::exit_with(e));
     if config.common().config_check {

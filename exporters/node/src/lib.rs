@@ -89,6 +89,7 @@ mod futures_probe {
 impl sidewatch_common::exporter::Exporter for NodeConfig {
     const NAME: &'static str = "sidewatch-node";
     const DEFAULT_LISTEN: &'static str = ":9100";
+    const STEADY_HEAP: bool = true;
 
     fn from_env() -> Result<Self, sidewatch_common::cli::StartError> {
         NodeConfig::from_args(std::env::args_os())
