@@ -113,7 +113,8 @@ pub fn encode_text(snapshot: &Snapshot) -> String {
                         out.push(',');
                     }
                     out.push_str(k);
-                    out.push_str("=\"");
+                    out.push('=');
+                    out.push('"');
                     escape_label_value(&mut out, v);
                     out.push('"');
                 }
@@ -128,8 +129,10 @@ pub fn encode_text(snapshot: &Snapshot) -> String {
 }
 
 fn escape_help(out: &mut String, help: &str) {
-    // Almost every text needs no escape: copied whole.
-    if !help.bytes().any(|b| b == b'\\' || b == b'\n') {
+    // Almost every text needs no escape: found by a vectorised search and
+    // copied whole (a byte-by-byte scan of the ~18 KB of help texts was a
+    // quarter of the encoder's instructions, by callgrind).
+    if memchr::memchr2(b'\\', b'\n', help.as_bytes()).is_none() {
         out.push_str(help);
         return;
     }
@@ -143,7 +146,7 @@ fn escape_help(out: &mut String, help: &str) {
 }
 
 fn escape_label_value(out: &mut String, value: &str) {
-    if !value.bytes().any(|b| b == b'\\' || b == b'"' || b == b'\n') {
+    if memchr::memchr3(b'\\', b'"', b'\n', value.as_bytes()).is_none() {
         out.push_str(value);
         return;
     }
@@ -173,23 +176,7 @@ fn write_value(out: &mut String, v: f64) {
 }
 
 fn write_integer(out: &mut String, n: i64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut m = n.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (m % 10) as u8;
-        m /= 10;
-        if m == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        out.push('-');
-    }
-    for &b in &buf[i..] {
-        out.push(b as char);
-    }
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// OpenMetrics 1.0.0, ending in `# EOF`.
