@@ -63,3 +63,29 @@ pub fn families() -> Vec<Family> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(families: &[Family], name: &str) -> f64 {
+        let family = families.iter().find(|f| f.name == name).expect(name);
+        family.samples[0].value
+    }
+
+    #[test]
+    fn the_start_time_is_the_kernels_and_stays_put() {
+        let me = Process::myself().expect("/proc/self");
+        let ticks = procfs::ticks_per_second() as f64;
+        let boot = procfs::boot_time_secs().expect("btime") as f64;
+        let expected = boot + me.stat().expect("stat").starttime as f64 / ticks;
+        let first = families();
+        let second = families();
+        assert_eq!(value(&first, "process_start_time_seconds"), expected);
+        assert_eq!(value(&second, "process_start_time_seconds"), expected);
+        // The rest is read anew each time.
+        let before = value(&first, "process_cpu_seconds_total");
+        let after = value(&second, "process_cpu_seconds_total");
+        assert!(after >= before, "cpu seconds went from {before} to {after}");
+    }
+}
