@@ -232,47 +232,51 @@ struct Mount {
 }
 
 impl FilesystemCollector {
-    /// statfs of each mount, in order, on the one statfs thread; a mount
-    /// whose call does not answer within `--collector.filesystem.mount-timeout`
-    /// is marked stuck and its thread is left to it: the next mount gets a
-    /// new thread. Mounts marked stuck are skipped until their call returns.
-    /// No wait goes past the scrape's deadline, so however many mounts hang
-    /// at once, the run ends with the scrape (a mount cut off by it counts
-    /// as stuck: its call has not returned).
+    /// statfs of each mount, in order, on the one statfs thread: the
+    /// mounts go to it as one batch and its answers come back one by one,
+    /// so that a scrape wakes it once, not once per mount. A mount whose
+    /// answer does not come within `--collector.filesystem.mount-timeout`
+    /// is marked stuck and its thread is left to it: the mounts after it go
+    /// to a new thread as a new batch. Mounts marked stuck are skipped until
+    /// their call returns. No wait goes past the scrape's deadline, so
+    /// however many mounts hang at once, the run ends with the scrape (a
+    /// mount cut off by it counts as stuck: its call has not returned).
     fn stat_all(
         &self,
         mounts: &[Mount],
         deadline: std::time::Instant,
     ) -> Vec<Result<FsStats, String>> {
         let mut worker = self.worker.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out = Vec::with_capacity(mounts.len());
-        for mount in mounts {
-            let already_stuck = self
-                .stuck
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .contains(&mount.path);
-            if already_stuck {
+        let mut out: Vec<Result<FsStats, String>> = Vec::with_capacity(mounts.len());
+        // The answers of the batch in flight, and how many are still to come.
+        let mut batch: Option<(mpsc::Receiver<std::io::Result<FsStats>>, usize)> = None;
+        // Which mounts are stuck is read once: a batch holds the others, and
+        // its answers come in their order, so the choice must not change
+        // while they are taken (a stuck call may return meanwhile).
+        let skipped: Vec<bool> = {
+            let stuck = self.stuck.lock().unwrap_or_else(|p| p.into_inner());
+            mounts.iter().map(|m| stuck.contains(&m.path)).collect()
+        };
+        for (i, mount) in mounts.iter().enumerate() {
+            if skipped[i] {
                 out.push(Err("mount is still stuck from an earlier scrape".to_owned()));
                 continue;
             }
-            let (reply, answer) = mpsc::channel();
-            let job = (mount.path.clone(), reply);
-            let sent = match worker.as_ref() {
-                Some(jobs) => jobs.send(job).map_err(|e| e.0),
-                None => Err(job),
-            };
-            if let Err(job) = sent {
-                match self.spawn_worker() {
-                    Some(jobs) if jobs.send(job).is_ok() => *worker = Some(jobs),
-                    _ => {
+            if batch.as_ref().is_none_or(|(_, pending)| *pending == 0) {
+                match self.send_batch(&mut worker, &mounts[i..], &skipped[i..]) {
+                    Some(sent) => batch = Some(sent),
+                    None => {
                         out.push(Err("cannot start a statfs thread".to_owned()));
                         continue;
                     }
                 }
             }
+            let Some((answers, pending)) = batch.as_mut() else {
+                continue;
+            };
+            *pending -= 1;
             let left = deadline.saturating_duration_since(std::time::Instant::now());
-            out.push(match answer.recv_timeout(self.mount_timeout.min(left)) {
+            out.push(match answers.recv_timeout(self.mount_timeout.min(left)) {
                 Ok(Ok(stats)) => Ok(stats),
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(_) => {
@@ -280,9 +284,11 @@ impl FilesystemCollector {
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .insert(mount.path.clone());
-                    // The thread is stuck in this call; it ends when the
-                    // call returns, since nothing can send it more work.
+                    // The thread is stuck in this call. Dropping the batch's
+                    // answers tells it, when the call returns, to stop: the
+                    // rest of its batch goes to a new thread.
                     *worker = None;
+                    batch = None;
                     Err(format!(
                         "statfs did not answer within {:?}; skipping until it does",
                         self.mount_timeout
@@ -293,21 +299,55 @@ impl FilesystemCollector {
         out
     }
 
+    /// Sends the mounts of `rest` not `skipped` to the statfs thread,
+    /// starting one if there is none; returns where their answers come and
+    /// how many will.
+    fn send_batch(
+        &self,
+        worker: &mut Option<mpsc::Sender<StatJob>>,
+        rest: &[Mount],
+        skipped: &[bool],
+    ) -> Option<(mpsc::Receiver<std::io::Result<FsStats>>, usize)> {
+        let paths: Vec<PathBuf> = rest
+            .iter()
+            .zip(skipped)
+            .filter(|(_, &skip)| !skip)
+            .map(|(m, _)| m.path.clone())
+            .collect();
+        let count = paths.len();
+        let (reply, answers) = mpsc::channel();
+        let job = (paths, reply);
+        let sent = match worker.as_ref() {
+            Some(jobs) => jobs.send(job).map_err(|e| e.0),
+            None => Err(job),
+        };
+        if let Err(job) = sent {
+            let jobs = self.spawn_worker()?;
+            jobs.send(job).ok()?;
+            *worker = Some(jobs);
+        }
+        Some((answers, count))
+    }
+
     fn spawn_worker(&self) -> Option<mpsc::Sender<StatJob>> {
         let (jobs, queue) = mpsc::channel::<StatJob>();
         let (stat, stuck) = (self.stat, Arc::clone(&self.stuck));
         std::thread::Builder::new()
             .name("statfs".into())
             .spawn(move || {
-                for (path, reply) in queue {
-                    let result = stat(&path);
-                    if reply.send(result).is_err() {
-                        // Nobody waited any more: the mount was marked stuck.
-                        stuck
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .remove(&path);
-                        tracing::info!(mountpoint = %path.display(), "stuck mount answered again");
+                for (paths, reply) in queue {
+                    for path in paths {
+                        let result = stat(&path);
+                        if reply.send(result).is_err() {
+                            // Nobody waited any more: the mount was marked
+                            // stuck, and the rest of the batch went elsewhere.
+                            stuck
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .remove(&path);
+                            tracing::info!(mountpoint = %path.display(), "stuck mount answered again");
+                            break;
+                        }
                     }
                 }
             })
@@ -316,8 +356,9 @@ impl FilesystemCollector {
     }
 }
 
-/// One statfs for the statfs thread: the mount's path, and where to answer.
-type StatJob = (PathBuf, mpsc::Sender<std::io::Result<FsStats>>);
+/// A batch for the statfs thread: the mounts' paths, and where to answer,
+/// one answer per path in their order.
+type StatJob = (Vec<PathBuf>, mpsc::Sender<std::io::Result<FsStats>>);
 
 impl BlockingCollector for FilesystemCollector {
     fn name(&self) -> &'static str {
@@ -478,6 +519,9 @@ mod tests {
             );
             assert_eq!(error_of(&families, "/run"), Some(1.0));
             assert_eq!(error_of(&families, "/"), Some(0.0));
+            // The mount after the hung one, in the same batch, is measured
+            // by a new thread.
+            assert_eq!(error_of(&families, "/data dir"), Some(0.0));
         }
         // Once the stuck call returns, the mount is measured again.
         std::thread::sleep(Duration::from_millis(2200));
