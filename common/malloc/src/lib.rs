@@ -10,7 +10,6 @@
 //! scrape, 21 with two arenas, 13 with eight), which cost a tenth of node's
 //! CPU per scrape and saved no measurable memory over two; eight cost 0.4 MiB.
 //!
-//!
 //! [`steady_heap`] keeps the heap a scrape grows for the next scrape
 //! instead of handing it back to the kernel each time.
 //!
@@ -37,8 +36,8 @@ pub fn two_arenas() -> bool {
 }
 
 /// Below this, an allocation comes from the heap rather than its own
-/// mapping; above the largest body a scrape writes (postgres's, with many
-/// databases, is a few hundred KiB).
+/// mapping: well above what one of sidewatch-node's scrapes allocates at
+/// once (its body is ~60 KiB).
 pub const MMAP_THRESHOLD: usize = 1 << 20;
 /// Free memory at the top of the heap kept for the next scrape instead of
 /// being handed back to the kernel.
@@ -48,12 +47,12 @@ pub const TRIM_THRESHOLD: usize = 2 << 20;
 /// the free memory at the top of the heap back to the kernel once it passes
 /// 128 KiB, which a scrape's samples and body do every time: each scrape
 /// then grew the heap again and faulted its pages in anew (sidewatch-node:
-/// 17.7 page faults and ~3 `brk` calls per scrape, 0.1 and none with these
-/// settings; ~0.1 MiB more resident, docs/benchmarks.md). Setting the trim
-/// threshold turns off glibc's moving mmap threshold, so that one is fixed
-/// here as well, above any body. Call it first in `main`; sidewatch-node
-/// does (`Exporter::STEADY_HEAP`). Returns whether
-/// glibc took both settings; `false` with another C library.
+/// 18-20 page faults and ~3 `brk` calls per scrape, 0.1 and none with these
+/// settings, for ~0.1 MiB more resident; docs/benchmarks.md). Setting the
+/// trim threshold turns off glibc's moving mmap threshold, so that one is
+/// fixed here as well. Call it first in `main`, as `Exporter::STEADY_HEAP`
+/// does. Returns whether glibc took both settings; `false` with another C
+/// library.
 #[allow(unsafe_code)]
 pub fn steady_heap() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -79,6 +78,18 @@ mod tests {
             super::steady_heap(),
             cfg!(all(target_os = "linux", target_env = "gnu"))
         );
+        // With glibc's default threshold (128 KiB) this block would get a
+        // mapping of its own; now it comes from the heap.
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        #[allow(unsafe_code)]
+        {
+            // SAFETY: mallinfo2 only reads the allocator's statistics.
+            let mapped = || unsafe { libc::mallinfo2() }.hblkhd;
+            let before = mapped();
+            let block = std::hint::black_box(vec![1u8; 512 << 10]);
+            assert_eq!(mapped(), before, "a 512 KiB block was mapped");
+            drop(block);
+        }
     }
 
     #[test]

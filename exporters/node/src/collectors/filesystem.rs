@@ -262,16 +262,14 @@ impl FilesystemCollector {
                 out.push(Err("mount is still stuck from an earlier scrape".to_owned()));
                 continue;
             }
-            if batch.as_ref().is_none_or(|(_, pending)| *pending == 0) {
-                match self.send_batch(&mut worker, &mounts[i..], &skipped[i..]) {
-                    Some(sent) => batch = Some(sent),
-                    None => {
-                        out.push(Err("cannot start a statfs thread".to_owned()));
-                        continue;
-                    }
-                }
-            }
-            let Some((answers, pending)) = batch.as_mut() else {
+            // The batch in flight while it has answers to come, else a new
+            // one for this mount and those after it.
+            let in_flight = batch
+                .take()
+                .filter(|(_, pending)| *pending > 0)
+                .or_else(|| self.send_batch(&mut worker, &mounts[i..], &skipped[i..]));
+            let Some((answers, pending)) = in_flight.map(|b| batch.insert(b)) else {
+                out.push(Err("cannot start a statfs thread".to_owned()));
                 continue;
             };
             *pending -= 1;
