@@ -14,6 +14,10 @@ use support::*;
 fn values_equal_the_servers_answers() {
     let pg = postgres();
     pg.psql("postgres", "CREATE DATABASE app");
+    // Two more, with limits: consecutive oids, so both halves of the
+    // database sizes (even and odd oids) hold one of them.
+    pg.psql("postgres", "CREATE DATABASE limited_a CONNECTION LIMIT 7");
+    pg.psql("postgres", "CREATE DATABASE limited_b CONNECTION LIMIT 9");
     // No autovacuum on t: an ANALYZE that ran while the DELETE was in flight
     // would set n_live_tup to its own count (100) after the DELETE's stats
     // had made it 70 (seen once in CI).
@@ -35,6 +39,41 @@ fn values_equal_the_servers_answers() {
     assert_eq!(
         x.value("pg_database_size_bytes", &[("datname", "app")]),
         Some(number(&pg, "app", "SELECT pg_database_size('app')"))
+    );
+    // Every database once, with its own limit and size, whichever half of
+    // the split it fell in.
+    let databases = pg.psql(
+        "app",
+        "SELECT datname || '|' || datconnlimit || '|' || (oid::int8 % 2) FROM pg_database",
+    );
+    let mut parities = std::collections::BTreeSet::new();
+    for line in databases.lines() {
+        let [name, limit, parity] = line.split('|').collect::<Vec<_>>()[..] else {
+            panic!("psql gave {line:?}");
+        };
+        parities.insert(parity.to_owned());
+        assert_eq!(
+            x.value("pg_database_connection_limit", &[("datname", name)]),
+            Some(limit.parse::<f64>().expect("datconnlimit")),
+            "{name}"
+        );
+        if name.starts_with("limited_") {
+            assert_eq!(
+                x.value("pg_database_size_bytes", &[("datname", name)]),
+                Some(number(
+                    &pg,
+                    "app",
+                    &format!("SELECT pg_database_size('{name}')")
+                )),
+                "{name}"
+            );
+        }
+    }
+    assert_eq!(parities.len(), 2, "{databases}");
+    assert_eq!(
+        x.samples("pg_database_connection_limit").len(),
+        databases.lines().count(),
+        "{text}"
     );
     assert_eq!(
         x.value("pg_settings_max_connections", &[]),
