@@ -548,92 +548,74 @@ impl QueryCollector {
         }
     }
 
-    /// Runs the specs of this collector in `database`, all at once: on the
-    /// main database each takes a lane of its own, so that one split in
-    /// parts (the database sizes) has its parts run side by side. The
-    /// families are added in the specs' order.
     async fn collect_database(
         &self,
         database: &str,
         out: &mut FamilySet,
         scrape: &sidewatch_common::ScrapeContext,
     ) -> Result<(), CollectError> {
-        let runs = self
-            .specs
-            .iter()
-            .enumerate()
-            .map(|(i, spec)| self.collect_spec(i, spec, database, scrape));
-        for families in futures::future::join_all(runs).await {
-            out.extend(families?);
-        }
-        Ok(())
-    }
-
-    async fn collect_spec(
-        &self,
-        i: usize,
-        spec: &QuerySpec,
-        database: &str,
-        scrape: &sidewatch_common::ScrapeContext,
-    ) -> Result<Vec<Family>, CollectError> {
-        let key = (i, database.to_owned());
-        if !spec.cache.is_zero() {
-            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((at, families)) = cache.get(&key) {
-                if at.elapsed() < spec.cache {
-                    return Ok(families.clone());
-                }
-            }
-        }
         let deadline = scrape.deadline();
         let conn = self.ctx.conn(database, deadline).await?;
-        if !spec.versions.matches(conn.server_version) {
-            return Ok(Vec::new());
-        }
         let datname = self.per_database.then_some(database);
-        let mut set = FamilySet::default();
-        // Rows are turned into series as they arrive and only counted
-        // once the limit is reached: memory follows the limit.
-        let limit = scrape.series_limit();
-        let labels = if self.legacy[i] {
-            &self.ctx.legacy_labels
-        } else {
-            &self.ctx.base_labels
-        };
-        let mut sink = queries::RowSink::new(spec, labels, datname, &mut set, limit);
-        self.ctx
-            .run_each(
-                &conn,
-                &spec.query,
-                spec.timeout,
-                deadline,
-                |event| match event {
-                    RowEvent::Columns(columns) => sink.columns(columns),
-                    RowEvent::Row(row) => sink.row(row),
-                },
-            )
-            .await
-            .map_err(|e| CollectError::Target(format!("query {}: {e}", spec.id)))?;
-        let dropped = sink.dropped();
-        if dropped > 0 {
-            tracing::warn!(
-                query = %spec.id,
-                database,
-                dropped,
-                max_series = spec.max_series,
-                series_limit = limit,
-                "query exceeded its max_series or the series limit; series dropped"
-            );
-            scrape.report_dropped(dropped);
+        for (i, spec) in self.specs.iter().enumerate() {
+            if !spec.versions.matches(conn.server_version) {
+                continue;
+            }
+            let key = (i, database.to_owned());
+            if !spec.cache.is_zero() {
+                let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some((at, families)) = cache.get(&key) {
+                    if at.elapsed() < spec.cache {
+                        out.extend(families.clone());
+                        continue;
+                    }
+                }
+            }
+            let mut set = FamilySet::default();
+            // Rows are turned into series as they arrive and only counted
+            // once the limit is reached: memory follows the limit.
+            let limit = scrape.series_limit();
+            let labels = if self.legacy[i] {
+                &self.ctx.legacy_labels
+            } else {
+                &self.ctx.base_labels
+            };
+            let mut sink = queries::RowSink::new(spec, labels, datname, &mut set, limit);
+            self.ctx
+                .run_each(
+                    &conn,
+                    &spec.query,
+                    spec.timeout,
+                    deadline,
+                    |event| match event {
+                        RowEvent::Columns(columns) => sink.columns(columns),
+                        RowEvent::Row(row) => sink.row(row),
+                    },
+                )
+                .await
+                .map_err(|e| CollectError::Target(format!("query {}: {e}", spec.id)))?;
+            let dropped = sink.dropped();
+            if dropped > 0 {
+                tracing::warn!(
+                    query = %spec.id,
+                    database,
+                    dropped,
+                    max_series = spec.max_series,
+                    series_limit = limit,
+                    "query exceeded its max_series or the series limit; series dropped"
+                );
+                scrape.report_dropped(dropped);
+            }
+            let families = set.into_families();
+            if !spec.cache.is_zero() {
+                self.cache
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key, (Instant::now(), families.clone()));
+            }
+            out.extend(families);
         }
-        let families = set.into_families();
-        if !spec.cache.is_zero() {
-            self.cache
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(key, (Instant::now(), families.clone()));
-        }
-        Ok(families)
+        Ok(())
     }
 }
 
