@@ -17,7 +17,7 @@ seconds=${1:-60}
 shift || true
 CARGO_FUZZ_VERSION=0.13.2
 
-log() { printf '==> %s\n' "$*" >&2; }
+log() { printf '==> %s %s\n' "$(date +%T)" "$*" >&2; }
 
 if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
   log "installing cargo-fuzz $CARGO_FUZZ_VERSION"

@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 CACHE=${SIDEWATCH_CACHE:-$HOME/.cache/sidewatch}
 mkdir -p "$CACHE"
-log() { printf '==> %s\n' "$*" >&2; }
+log() { printf '==> %s %s\n' "$(date +%T)" "$*" >&2; }
 
 engine() {
   for p in /usr/sbin/dockerd:docker.io /usr/sbin/debootstrap:debootstrap; do

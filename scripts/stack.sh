@@ -30,7 +30,7 @@ BIN=${SIDEWATCH_BIN:-$ROOT/target/debug}
 # A throwaway password: the stack is on loopback, but runs as compose does.
 REDIS_PASSWORD=${REDIS_PASSWORD:-sidewatch-local}
 
-log() { printf '==> %s\n' "$*" >&2; }
+log() { printf '==> %s %s\n' "$(date +%T)" "$*" >&2; }
 
 as_postgres() {
   if [ "$(id -u)" -eq 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; else "$@"; fi

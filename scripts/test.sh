@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-log() { printf '==> %s\n' "$*" >&2; }
+log() { printf '==> %s %s\n' "$(date +%T)" "$*" >&2; }
 
 # --- system packages -------------------------------------------------------
 # program-or-file : package
