@@ -78,7 +78,10 @@ if [ ! -e "$EXT_DIR/ruvector.control" ]; then
     rm -rf "$build"; cp -r "$crate" "$build"
     stage="$CACHE/ruvector-stage"; rm -rf "$stage"; mkdir -p "$stage"
     log "building RuVector $RUVECTOR_VERSION (several minutes, cached afterwards)"
+    # opt-level 1: the tests build small indexes only, and the cold build
+    # takes 233 s instead of 259 s (cargo build of the crate alone, 2 vCPU).
     (cd "$build" && CARGO_TARGET_DIR="$CACHE/ruvector-target" CARGO_TERM_QUIET=true \
+       CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
        cargo pgrx package --no-default-features --features pg15 \
        --pg-config "$PG_CONFIG" --out-dir "$stage" >/dev/null)
     # The package ships no versioned install script; the crate's own sql/ files are it.
