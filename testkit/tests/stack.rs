@@ -53,6 +53,11 @@ impl Stack {
                 "SIDEWATCH_STACK_DIR".to_owned(),
                 dir.path().join("s").display().to_string(),
             ),
+            // The suite's own build (support::binaries), not stack.sh's.
+            (
+                "SIDEWATCH_BIN".to_owned(),
+                support::binaries().display().to_string(),
+            ),
             ("SCRAPE_INTERVAL".to_owned(), "1s".to_owned()),
             ("SCRAPE_TIMEOUT".to_owned(), "1s".to_owned()),
         ];

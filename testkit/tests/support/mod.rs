@@ -123,20 +123,17 @@ pub fn rules() -> Vec<(String, String, bool)> {
     out
 }
 
-/// The debug binaries of the exporters, built if missing or stale.
+/// The debug binaries of the exporters, built if missing or stale. Built
+/// as scripts/test.sh builds the workspace (`--workspace --all-targets`),
+/// so that after it this is a no-op: cargo unifies dependency features over
+/// the packages of one build, and a build of only the five exporters had
+/// other features, so other artifacts, and recompiled them in the middle of
+/// the tests while every test that needed them waited on cargo's lock (a
+/// cold suite lost about a minute to it).
 pub fn binaries() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = std::process::Command::new(cargo)
-        .args(["build", "--quiet"])
-        .args([
-            "-p",
-            "sidewatch-node",
-            "-p",
-            "sidewatch-postgres",
-            "-p",
-            "sidewatch-redis",
-        ])
-        .args(["-p", "sidewatch-wal", "-p", "sidewatch-queue"])
+        .args(["build", "--quiet", "--workspace", "--all-targets"])
         .current_dir(root())
         .status()
         .expect("cargo");
