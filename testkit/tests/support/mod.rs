@@ -129,14 +129,37 @@ pub fn rules() -> Vec<(String, String, bool)> {
 /// the packages of one build, and a build of only the five exporters had
 /// other features, so other artifacts, and recompiled them in the middle of
 /// the tests while every test that needed them waited on cargo's lock (a
-/// cold suite lost about a minute to it).
+/// cold suite lost about a minute to it). The variables cargo sets for a
+/// test (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, ...) are taken out first:
+/// ring's build script reruns when one of them changes, and with them
+/// inherited from the test a no-op build recompiled ring, rustls and the
+/// whole fleet (about a minute each time, and again for the suite's next
+/// own build).
 pub fn binaries() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = std::process::Command::new(cargo)
+    let mut build = std::process::Command::new(cargo);
+    build
         .args(["build", "--quiet", "--workspace", "--all-targets"])
-        .current_dir(root())
-        .status()
-        .expect("cargo");
+        .current_dir(root());
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        let set_for_tests = [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+        ]
+        .iter()
+        .any(|p| key.starts_with(p))
+            || matches!(
+                key,
+                "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR" | "OUT_DIR"
+            );
+        if set_for_tests {
+            build.env_remove(key);
+        }
+    }
+    let status = build.status().expect("cargo");
     assert!(status.success(), "cargo build");
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
