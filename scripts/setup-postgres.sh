@@ -63,7 +63,11 @@ if [ ! -e "$EXT_DIR/ruvector.control" ]; then
   if [ ! -e "$ruv_cache" ]; then
     if ! cargo pgrx --version 2>/dev/null | grep -q "$PGRX_VERSION"; then
       log "installing cargo-pgrx $PGRX_VERSION"
-      cargo install --quiet cargo-pgrx --version "$PGRX_VERSION" --locked
+      # --debug: it only drives cargo, and the optimised install was the
+      # slowest step of a cold suite (19 min beside the workspace build,
+      # 2026-12-07); unoptimised it takes 2 m 14 s alone and packages the
+      # same SQL and control files.
+      cargo install --debug --quiet cargo-pgrx --version "$PGRX_VERSION" --locked
     fi
     [ -e "$HOME/.pgrx/config.toml" ] && grep -q pg15 "$HOME/.pgrx/config.toml" \
       || cargo pgrx init --pg15="$PG_CONFIG" >/dev/null
