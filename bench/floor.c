@@ -8,8 +8,10 @@
  * CPU per scrape is reported against (DESIGN.md: within 2x).
  *
  * Usage: floor LIST BODY_BYTES ITERATIONS
- *   LIST: one operation per line, "r PATH" (read), "d PATH" (list a
- *   directory) or "s PATH" (statfs). Prints "<cpu ms per iteration>".
+ *   LIST: one operation per line, "r PATH" (open, read, close), "p PATH"
+ *   (a file kept open: opened once before the timing, read from offset 0
+ *   with pread each iteration), "d PATH" (list a directory) or "s PATH"
+ *   (statfs). Prints "<cpu ms per iteration>".
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -24,6 +26,7 @@
 struct op {
     char kind;
     char *path;
+    int fd;
 };
 
 static double cpu_seconds(void) {
@@ -62,6 +65,7 @@ int main(int argc, char **argv) {
         }
         ops[n].kind = line[0];
         ops[n].path = strdup(line + 2);
+        ops[n].fd = ops[n].kind == 'p' ? open(ops[n].path, O_RDONLY | O_CLOEXEC) : -1;
         n++;
     }
     fclose(list);
@@ -81,6 +85,13 @@ int main(int argc, char **argv) {
                 while (read(fd, buf, sizeof buf) > 0) {
                 }
                 close(fd);
+            } else if (ops[i].kind == 'p') {
+                if (ops[i].fd < 0)
+                    continue;
+                off_t off = 0;
+                ssize_t got;
+                while ((got = pread(ops[i].fd, buf, sizeof buf, off)) > 0)
+                    off += got;
             } else if (ops[i].kind == 'd') {
                 DIR *d = opendir(ops[i].path);
                 if (!d)

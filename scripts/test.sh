@@ -24,6 +24,8 @@ REQUIRED=(
   "/usr/bin/curl:curl"
   "/usr/sbin/dockerd:docker.io"
   "/usr/sbin/debootstrap:debootstrap"
+  "/bin/ip:iproute2"
+  "/usr/bin/nsenter:util-linux"
 )
 missing=()
 for entry in "${REQUIRED[@]}"; do

@@ -154,12 +154,16 @@ impl NodeConfig {
         let matches = cli::get_matches(cmd, args)?;
         let cli = Cli::from_arg_matches(&matches)?;
         let collectors = cli::enabled_collectors(&matches, &collectors::specs());
+        let kernel = crate::paths::kernel_filesystems(&cli.procfs, &cli.sysfs, &cli.udev_data);
+        if kernel {
+            crate::paths::kept::enable(&cli.procfs, &cli.sysfs);
+        }
         let paths = Arc::new(HostPaths {
             procfs: cli.procfs.clone(),
             sysfs: cli.sysfs.clone(),
             rootfs: cli.rootfs.clone(),
             udev_data: cli.udev_data.clone(),
-            kernel: crate::paths::kernel_filesystems(&cli.procfs, &cli.sysfs, &cli.udev_data),
+            kernel,
         });
         let http = HttpOptions::from_flags(&cli.common.web, &cli.common.scrape)?;
         Ok(Self {

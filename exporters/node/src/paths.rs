@@ -128,24 +128,47 @@ pub fn attr_number(dir: &Path, name: &str) -> Option<f64> {
 /// a fresh 4 KiB buffer for each of a scrape's ~150 files kept glibc's
 /// malloc in its slow path (sorting and merging freed chunks: a third of
 /// sidewatch-node's instructions, by callgrind).
+///
+/// A file of the kernel's own /proc or /sys ([`kept`]) stays open between
+/// scrapes and is read again from offset 0.
 pub fn read_text(path: impl AsRef<Path>) -> std::io::Result<String> {
+    let path = path.as_ref();
+    kept::read(path, false).unwrap_or_else(|| read_fresh(path))
+}
+
+/// [`read_text`] for a file under a subtree that [`kept`] leaves out
+/// because its objects can be renamed (/sys/class/net): the caller keeps it
+/// open only because it checks, each scrape, that the name still means the
+/// same object, and calls [`kept::forget`] when it does not.
+pub fn read_text_renamable(path: impl AsRef<Path>) -> std::io::Result<String> {
+    let path = path.as_ref();
+    kept::read(path, true).unwrap_or_else(|| read_fresh(path))
+}
+
+/// Opens, reads and closes.
+pub fn read_fresh(path: &Path) -> std::io::Result<String> {
     use std::io::Read as _;
+    let mut file = fs::File::open(path)?;
+    // Through `take`: `File::read_to_end` itself would ask for the size
+    // first (a statx and an lseek per file).
+    with_buffer(|buffer| (&mut file).take(u64::MAX).read_to_end(buffer).map(drop))
+}
+
+/// Fills the thread's buffer with `fill` and returns its text at its own
+/// size.
+fn with_buffer(fill: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> std::io::Result<String> {
     thread_local! {
         static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
     /// A buffer grown past this by one large file is not kept.
     const KEEP: usize = 256 * 1024;
-    let mut file = fs::File::open(path)?;
     BUFFER.with(|buffer| {
         let mut buffer = buffer.borrow_mut();
         buffer.clear();
         if buffer.capacity() == 0 {
             buffer.reserve(16 * 1024);
         }
-        // Through `take`: `File::read_to_end` itself would ask for the
-        // size first (a statx and an lseek per file).
-        let read = (&mut file).take(u64::MAX).read_to_end(&mut buffer);
-        let text = read.and_then(|_| {
+        let text = fill(&mut buffer).and_then(|_| {
             std::str::from_utf8(&buffer)
                 .map(str::to_owned)
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
@@ -155,6 +178,233 @@ pub fn read_text(path: impl AsRef<Path>) -> std::io::Result<String> {
         }
         text
     })
+}
+
+/// Files of the kernel's own /proc and /sys kept open between scrapes.
+///
+/// Opening a sysfs attribute walks its whole path (a symlink and six or
+/// seven directories for /sys/class/net/<device>/mtu, each one revalidated
+/// by kernfs), and opening and closing were half of sidewatch-node's system
+/// time (perf, docs/benchmarks.md). Both filesystems make their text again
+/// on every read from offset 0 (seq_file, sysctl), so a file once opened is
+/// read with `pread` at 0 on later scrapes instead.
+///
+/// - Only under the roots [`enable`] was given, which sidewatch-node gives
+///   only when `--path.procfs` and `--path.sysfs` are the kernel's own
+///   ([`HostPaths::kernel`]): a regular file that is replaced would go on
+///   being read from its old inode.
+/// - A sysfs object that goes away answers `ENODEV` on its open files; any
+///   error on a kept file closes it and the path is opened again, so a
+///   device removed and added again under its name is read afresh.
+/// - /sys/class/net and /sys/class/infiniband are left out by default:
+///   their devices can be renamed, and an open file follows the device, not
+///   the name. netclass keeps its files with [`read_text_renamable`] and
+///   checks each device's ifindex itself.
+/// - At most [`capacity`] files under each root (128 at the usual soft
+///   limit of 1024 open files, at most 512); past that a file is opened for
+///   each read as before. A file not read for [`IDLE`] is closed when room
+///   is needed.
+pub mod kept {
+    use std::collections::HashMap;
+    use std::fs::File;
+    use std::path::{Component, Path, PathBuf};
+    use std::sync::{Mutex, MutexGuard};
+    use std::time::{Duration, Instant};
+
+    /// A kept file unread this long is closed when its root's table is
+    /// full.
+    pub const IDLE: Duration = Duration::from_secs(300);
+
+    /// Subtrees of a sysfs root whose objects can be renamed.
+    const RENAMABLE: &[&str] = &["class/net", "class/infiniband"];
+
+    struct Root {
+        path: PathBuf,
+        sysfs: bool,
+        capacity: usize,
+        files: HashMap<PathBuf, Kept>,
+    }
+
+    struct Kept {
+        /// None while a reader has it.
+        file: Option<File>,
+        used: Instant,
+    }
+
+    static ROOTS: Mutex<Vec<Root>> = Mutex::new(Vec::new());
+
+    fn roots() -> MutexGuard<'static, Vec<Root>> {
+        ROOTS.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The most files kept under one root: an eighth of the soft limit on
+    /// open files (128 each for /proc and /sys at the usual 1024, a quarter
+    /// of it in all), at most 512.
+    pub fn capacity() -> usize {
+        let soft = std::fs::read_to_string("/proc/self/limits")
+            .ok()
+            .and_then(|limits| soft_open_files_of(&limits))
+            .unwrap_or(u64::MAX);
+        usize::try_from(soft / 8).unwrap_or(usize::MAX).min(512)
+    }
+
+    /// The soft limit in /proc/self/limits' "Max open files" line (None
+    /// when it is "unlimited" or absent).
+    pub(crate) fn soft_open_files_of(limits: &str) -> Option<u64> {
+        let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+        line["Max open files".len()..]
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    }
+
+    /// Keeps files under `procfs` and `sysfs` open from now on.
+    pub fn enable(procfs: &Path, sysfs: &Path) {
+        let capacity = capacity();
+        enable_with(procfs, false, capacity);
+        enable_with(sysfs, true, capacity);
+    }
+
+    /// [`enable`] for one root of any kind and a capacity (the unit tests
+    /// use a temporary directory, whose files they rewrite in place).
+    pub fn enable_with(root: &Path, sysfs: bool, capacity: usize) {
+        let mut roots = roots();
+        match roots.iter_mut().find(|r| r.path == root) {
+            Some(r) => r.capacity = capacity,
+            None => roots.push(Root {
+                path: root.to_path_buf(),
+                sysfs,
+                capacity,
+                files: HashMap::new(),
+            }),
+        }
+    }
+
+    /// The root that keeps `path`: under it, with no `..`, not under
+    /// /proc/thread-self (a different file for every thread), and (unless
+    /// `renamable`) not under a subtree whose objects can be renamed.
+    fn root_of(roots: &[Root], path: &Path, renamable: bool) -> Option<usize> {
+        if path.components().any(|c| c == Component::ParentDir) {
+            return None;
+        }
+        roots.iter().position(|root| {
+            path.strip_prefix(&root.path).is_ok_and(|rel| {
+                if root.sysfs {
+                    renamable || !RENAMABLE.iter().any(|sub| rel.starts_with(sub))
+                } else {
+                    !rel.starts_with("thread-self")
+                }
+            })
+        })
+    }
+
+    /// Whether [`read`] would keep `path`.
+    pub fn covers(path: &Path, renamable: bool) -> bool {
+        root_of(&roots(), path, renamable).is_some()
+    }
+
+    /// Reads `path` through its kept file, opening (and keeping) it when
+    /// there is none or the kept one fails; `None` when `path` is not one
+    /// that is kept ([`covers`]).
+    pub fn read(path: &Path, renamable: bool) -> Option<std::io::Result<String>> {
+        let (root, taken) = {
+            let mut roots = roots();
+            let root = root_of(&roots, path, renamable)?;
+            let taken = roots[root]
+                .files
+                .get_mut(path)
+                .and_then(|kept| kept.file.take());
+            (root, taken)
+        };
+        if let Some(file) = taken {
+            if let Ok(text) = read_from_start(&file) {
+                let mut roots = roots();
+                // Unless it was forgotten meanwhile.
+                if let Some(kept) = roots.get_mut(root).and_then(|r| r.files.get_mut(path)) {
+                    kept.file = Some(file);
+                    kept.used = Instant::now();
+                }
+                return Some(Ok(text));
+            }
+            // ENODEV (the object is gone) or any other failure: this file
+            // is closed and the path opened again.
+            drop(file);
+            if let Some(r) = roots().get_mut(root) {
+                r.files.remove(path);
+            }
+        }
+        Some(open_and_keep(root, path))
+    }
+
+    fn open_and_keep(root: usize, path: &Path) -> std::io::Result<String> {
+        let file = File::open(path)?;
+        match read_from_start(&file) {
+            Ok(text) => {
+                let mut roots = roots();
+                if let Some(r) = roots.get_mut(root) {
+                    let now = Instant::now();
+                    if r.files.len() >= r.capacity {
+                        r.files
+                            .retain(|_, kept| now.duration_since(kept.used) < IDLE);
+                    }
+                    if r.files.len() < r.capacity {
+                        let kept = Kept {
+                            file: Some(file),
+                            used: now,
+                        };
+                        r.files.insert(path.to_path_buf(), kept);
+                    }
+                }
+                Ok(text)
+            }
+            // A file that cannot be read at an offset is read as a stream
+            // and not kept.
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::SPIPE.raw_os_error()) => {
+                let mut file = file;
+                super::with_buffer(|buffer| {
+                    std::io::Read::read_to_end(
+                        &mut std::io::Read::take(&mut file, u64::MAX),
+                        buffer,
+                    )
+                    .map(drop)
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn read_from_start(file: &File) -> std::io::Result<String> {
+        super::with_buffer(|buffer| loop {
+            if buffer.len() == buffer.capacity() {
+                buffer.reserve(buffer.capacity().max(4096));
+            }
+            let offset = buffer.len() as u64;
+            match rustix::io::pread(file, rustix::buffer::spare_capacity(buffer), offset) {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        })
+    }
+
+    /// Closes the kept files under `dir` (a device renamed or gone).
+    pub fn forget(dir: &Path) {
+        for root in roots().iter_mut() {
+            if dir.starts_with(&root.path) || root.path.starts_with(dir) {
+                root.files.retain(|path, _| !path.starts_with(dir));
+            }
+        }
+    }
+
+    /// How many files are kept under `dir`.
+    pub fn count(dir: &Path) -> usize {
+        roots()
+            .iter()
+            .map(|r| r.files.keys().filter(|p| p.starts_with(dir)).count())
+            .sum()
+    }
 }
 
 /// Reads a whole file, naming it in the error.
@@ -177,10 +427,11 @@ pub fn number_of(value: &str, what: impl FnOnce() -> String) -> Result<f64, Coll
         .map_err(|_| CollectError::parse(format!("{}: {value:?} is not a number", what())))
 }
 
-/// Opens `path` and parses it with one of procfs's parsers.
+/// Reads `path` ([`read_text`], so kept open like the others) and parses it
+/// with one of procfs's parsers.
 pub fn parse_with<T: procfs::FromBufRead>(path: &Path) -> Result<T, CollectError> {
-    let file = fs::File::open(path).map_err(|e| CollectError::io(path.display().to_string(), e))?;
-    T::from_buf_read(std::io::BufReader::new(file))
+    let text = read(path)?;
+    T::from_buf_read(text.as_bytes())
         .map_err(|e| CollectError::parse(format!("{}: {e}", path.display())))
 }
 
@@ -202,6 +453,119 @@ mod tests {
         ));
         assert!(!kernel_filesystems(sys, proc, absent));
         assert!(!kernel_filesystems(proc, sys, here));
+    }
+
+    /// The kept-files table is one per process: these tests use roots of
+    /// their own, which no other test reads.
+    #[test]
+    fn kept_files_are_read_again_from_the_start() {
+        use std::io::{Seek as _, Write as _};
+        let root = tempfile::tempdir().expect("tempdir");
+        kept::enable_with(root.path(), true, 2);
+        let (a, b, c) = (
+            root.path().join("a"),
+            root.path().join("b"),
+            root.path().join("c"),
+        );
+        for p in [&a, &b, &c] {
+            fs::write(p, "one\n").expect("write");
+        }
+        assert!(kept::covers(&a, false));
+        assert!(!kept::covers(&root.path().join("x/../a"), false));
+        assert!(!kept::covers(Path::new("/etc/os-release"), false));
+        assert_eq!(read_text(&a).expect("read"), "one\n");
+        assert_eq!(kept::count(root.path()), 1);
+        // Rewritten in place (the same inode, as a seq_file makes its text
+        // again): the kept file reads the new text, longer than a buffer's
+        // first read and shorter again.
+        let long = "x".repeat(40_000);
+        for text in [long.as_str(), "two\n"] {
+            let mut f = fs::OpenOptions::new().write(true).open(&a).expect("open");
+            f.set_len(0).expect("truncate");
+            f.rewind().expect("rewind");
+            f.write_all(text.as_bytes()).expect("write");
+            drop(f);
+            assert_eq!(read_text(&a).expect("read"), text);
+        }
+        // At most `capacity` files; past that, read as before.
+        assert_eq!(read_text(&b).expect("read"), "one\n");
+        assert_eq!(read_text(&c).expect("read"), "one\n");
+        assert_eq!(kept::count(root.path()), 2);
+        // A replaced file (a new inode) is what the table cannot see, which
+        // is why only the kernel's /proc and /sys are kept; forget() closes.
+        let new = root.path().join("a.new");
+        fs::write(&new, "three\n").expect("write");
+        fs::rename(&new, &a).expect("rename");
+        assert_eq!(read_text(&a).expect("read"), "two\n");
+        kept::forget(&a);
+        assert_eq!(read_text(&a).expect("read"), "three\n");
+        // A file that is gone: the kept one still answers until forgotten,
+        // and then the error is the open's.
+        fs::remove_file(&b).expect("remove");
+        kept::forget(root.path());
+        assert_eq!(kept::count(root.path()), 0);
+        let err = read_text(&b).expect_err("gone");
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn kept_subtrees_that_can_be_renamed_only_on_request() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let sys = root.path().join("sys");
+        let proc = root.path().join("proc");
+        kept::enable_with(&proc, false, 8);
+        kept::enable_with(&sys, true, 8);
+        assert!(kept::covers(
+            &sys.join("class/thermal/thermal_zone0/temp"),
+            false
+        ));
+        assert!(!kept::covers(&sys.join("class/net/eth0/mtu"), false));
+        assert!(!kept::covers(
+            &sys.join("class/infiniband/mlx5_0/ports"),
+            false
+        ));
+        assert!(kept::covers(&sys.join("class/net/eth0/mtu"), true));
+        // Only a sysfs root has such subtrees; a procfs has thread-self.
+        assert!(kept::covers(&proc.join("class/net/x"), false));
+        assert!(!kept::covers(&proc.join("thread-self/stat"), false));
+    }
+
+    #[test]
+    fn procfs_text_is_made_again_for_a_kept_file() {
+        // /proc/self/stat's field 10 (minflt) grows as this thread faults
+        // pages in; the kept file must show it grow, not its first text.
+        kept::enable(Path::new("/proc"), Path::new("/sys"));
+        let stat = Path::new("/proc/self/stat");
+        let minflt = || -> u64 {
+            let text = read_text(stat).expect("read");
+            let fields: Vec<&str> = text
+                .rsplit_once(')')
+                .expect("comm")
+                .1
+                .split_whitespace()
+                .collect();
+            fields[7].parse().expect("minflt")
+        };
+        let before = minflt();
+        assert_eq!(kept::count(stat), 1);
+        let mut pages = vec![0u8; 8 << 20];
+        for i in (0..pages.len()).step_by(4096) {
+            pages[i] = 1;
+        }
+        std::hint::black_box(&pages);
+        assert!(minflt() > before, "the kept file was not read afresh");
+        assert_eq!(
+            kept::soft_open_files_of(
+                "Max open files            1024                 524288               files\n"
+            ),
+            Some(1024)
+        );
+        assert_eq!(
+            kept::soft_open_files_of(
+                "Max open files            unlimited            unlimited            files\n"
+            ),
+            None
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! node_exporter's netclass collector gives them. A property the kernel does
 //! not answer for a device (EINVAL on a down or virtual link) is left out.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use crate::filter::Regex;
 use sidewatch_common::collector::CollectorDecl;
@@ -21,6 +22,7 @@ pub const DECL: CollectorDecl<NodeConfig> = CollectorDecl::on(
             paths: c.paths.clone(),
             ignored: c.cli.netclass.ignored_devices.clone(),
             ignore_invalid_speed: c.cli.netclass.ignore_invalid_speed,
+            ifindex: Mutex::new(HashMap::new()),
         }))
     },
 );
@@ -45,6 +47,11 @@ pub struct NetclassCollector {
     paths: Arc<HostPaths>,
     ignored: Regex,
     ignore_invalid_speed: bool,
+    /// Each device's ifindex at the last scrape. A device's files are kept
+    /// open between scrapes (`paths::kept`), and an open file follows the
+    /// device, not its name: a name whose ifindex changed (renamed away,
+    /// another device under it) has its files closed and opened again.
+    ifindex: Mutex<HashMap<String, String>>,
 }
 
 /// (sysfs file, metric suffix, counter?, hexadecimal?)
@@ -97,12 +104,35 @@ impl BlockingCollector for NetclassCollector {
             std::fs::read_dir(&dir).map_err(|e| CollectError::io(dir.display().to_string(), e))?;
         let mut devices: Vec<String> = entries
             .flatten()
-            // Devices are directories (symlinks to them); bonding_masters is a file.
-            .filter(|e| e.path().is_dir())
+            // Devices are symlinks (directories in a copied tree);
+            // bonding_masters is a regular file. The entry's own type, as
+            // node_exporter's procfs does: no stat per device.
+            .filter(|e| e.file_type().is_ok_and(|t| !t.is_file()))
             .filter_map(|e| e.file_name().into_string().ok())
             .filter(|d| !self.ignored.is_match(d))
             .collect();
         devices.sort();
+        // Each device's ifindex, read through its name afresh; a device
+        // whose name now means another one (or none) starts over.
+        let mut known = self.ifindex.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seen = HashMap::with_capacity(devices.len());
+        for device in &devices {
+            let base = dir.join(device);
+            let Ok(index) = crate::paths::read_fresh(&base.join("ifindex")) else {
+                crate::paths::kept::forget(&base);
+                continue;
+            };
+            let index = index.trim().to_owned();
+            if known.get(device) != Some(&index) {
+                crate::paths::kept::forget(&base);
+            }
+            seen.insert(device.clone(), index);
+        }
+        for gone in known.keys().filter(|d| !seen.contains_key(*d)) {
+            crate::paths::kept::forget(&dir.join(gone));
+        }
+        known.clone_from(&seen);
+        drop(known);
         let mut families: Vec<Family> = PROPERTIES
             .iter()
             .map(|(_, suffix, counter, _)| {
@@ -130,11 +160,16 @@ impl BlockingCollector for NetclassCollector {
         for device in &devices {
             let base = dir.join(device);
             // A device that goes away mid-scrape just has fewer series.
-            let file = |name: &str| crate::paths::read_text(base.join(name)).ok();
+            let file = |name: &str| crate::paths::read_text_renamable(base.join(name)).ok();
             let labels = [("device", device.as_str())];
             let mut flags = None;
             for ((name, _, _, hex), family) in PROPERTIES.iter().zip(families.iter_mut()) {
-                if let Some(v) = file(name).and_then(|t| parse(&t, *hex)) {
+                let text = match *name {
+                    // Read above, through the name.
+                    "ifindex" => seen.get(device).cloned(),
+                    _ => file(name),
+                };
+                if let Some(v) = text.and_then(|t| parse(&t, *hex)) {
                     if *name == "flags" {
                         flags = Some(v as u64);
                     }
