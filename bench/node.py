@@ -187,7 +187,7 @@ def scrape_ops(binary, argv):
             # file opened this scrape is read with pread too, and counts as
             # its open.
             pid = line.split(None, 1)[0]
-            m = re.search(r'pread64\((\d+)<([^>]+)>, (?:<unfinished|.*, (\d+)\) = )', line)
+            m = re.search(r'pread64\((\d+)<([^>]+)>,\s+(?:<unfinished|.*, (\d+)\) = )', line)
             if m:
                 if m.group(3) is None:  # the offset comes with the resumed line
                     pending[pid] = (m.group(1), m.group(2))
@@ -204,6 +204,10 @@ def scrape_ops(binary, argv):
             if m:
                 ops.append(("s", m.group(1)))
     os.unlink(trace)
+    # strace names a kept file by the path the kernel gives its fd, which
+    # for /proc/self is the exporter's own pid, gone when the floor runs.
+    own = f"/proc/{proc.pid}/"
+    ops = [(k, "/proc/self/" + p[len(own):] if p.startswith(own) else p) for k, p in ops]
     return ops, size
 
 
