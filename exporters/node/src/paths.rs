@@ -308,17 +308,17 @@ pub mod kept {
     /// there is none or the kept one fails; `None` when `path` is not one
     /// that is kept ([`covers`]).
     pub fn read(path: &Path, renamable: bool) -> Option<std::io::Result<String>> {
-        let (root, taken) = {
+        let (root, sysfs, taken) = {
             let mut roots = roots();
             let root = root_of(&roots, path, renamable)?;
             let taken = roots[root]
                 .files
                 .get_mut(path)
                 .and_then(|kept| kept.file.take());
-            (root, taken)
+            (root, roots[root].sysfs, taken)
         };
         if let Some(file) = taken {
-            if let Ok(text) = read_from_start(&file) {
+            if let Ok(text) = read_from_start(&file, sysfs) {
                 let mut roots = roots();
                 // Unless it was forgotten meanwhile.
                 if let Some(kept) = roots.get_mut(root).and_then(|r| r.files.get_mut(path)) {
@@ -334,12 +334,12 @@ pub mod kept {
                 r.files.remove(path);
             }
         }
-        Some(open_and_keep(root, path))
+        Some(open_and_keep(root, sysfs, path))
     }
 
-    fn open_and_keep(root: usize, path: &Path) -> std::io::Result<String> {
+    fn open_and_keep(root: usize, sysfs: bool, path: &Path) -> std::io::Result<String> {
         let file = File::open(path)?;
-        match read_from_start(&file) {
+        match read_from_start(&file, sysfs) {
             Ok(text) => {
                 let mut roots = roots();
                 if let Some(r) = roots.get_mut(root) {
@@ -374,14 +374,23 @@ pub mod kept {
         }
     }
 
-    fn read_from_start(file: &File) -> std::io::Result<String> {
+    /// Reads a kept file from offset 0 to its end. A sysfs file answers a
+    /// read at 0 with all of its text when that is shorter than a page
+    /// (an attribute's show() writes at most a page, and a binary
+    /// attribute is read a page at a time), so a read shorter than the
+    /// smallest page, 4096 bytes, is its end there and needs no second
+    /// read to see 0. A procfs seq_file stops a read where its buffer
+    /// fills, so there the file is read until 0.
+    fn read_from_start(file: &File, sysfs: bool) -> std::io::Result<String> {
+        const SMALLEST_PAGE: usize = 4096;
         super::with_buffer(|buffer| loop {
-            if buffer.len() == buffer.capacity() {
-                buffer.reserve(buffer.capacity().max(4096));
+            if buffer.capacity() - buffer.len() < SMALLEST_PAGE {
+                buffer.reserve(buffer.capacity().max(SMALLEST_PAGE));
             }
             let offset = buffer.len() as u64;
             match rustix::io::pread(file, rustix::buffer::spare_capacity(buffer), offset) {
                 Ok(0) => return Ok(()),
+                Ok(n) if sysfs && offset == 0 && n < SMALLEST_PAGE => return Ok(()),
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => {}
                 Err(e) => return Err(e.into()),
