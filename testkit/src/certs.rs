@@ -14,16 +14,7 @@ impl TestCerts {
     /// `client.{crt,key}` in `dir`.
     pub fn create(dir: &Path) -> Self {
         let openssl = |args: &[&str]| {
-            let out = Command::new("openssl")
-                .args(args)
-                .current_dir(dir)
-                .output()
-                .expect("openssl");
-            assert!(
-                out.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            crate::output_ok(Command::new("openssl").args(args).current_dir(dir));
         };
         openssl(&[
             "req",

@@ -185,6 +185,21 @@ fn with_query(url: &str, params: &[(&str, &str)]) -> String {
     format!("{url}?{}", qs.join("&"))
 }
 
+/// Runs `command` to its end and returns its standard output; panics,
+/// naming the program, its arguments and what it wrote to standard error,
+/// when it cannot start or exits unsuccessfully.
+pub fn output_ok(command: &mut std::process::Command) -> String {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Copies a directory tree (fixtures into a temp dir a test may change).
 pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;

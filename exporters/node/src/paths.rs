@@ -147,11 +147,15 @@ pub fn read_text_renamable(path: impl AsRef<Path>) -> std::io::Result<String> {
 
 /// Opens, reads and closes.
 pub fn read_fresh(path: &Path) -> std::io::Result<String> {
+    read_stream(&mut fs::File::open(path)?)
+}
+
+/// Reads an open file from where it stands to its end, with `read`.
+fn read_stream(file: &mut fs::File) -> std::io::Result<String> {
     use std::io::Read as _;
-    let mut file = fs::File::open(path)?;
     // Through `take`: `File::read_to_end` itself would ask for the size
     // first (a statx and an lseek per file).
-    with_buffer(|buffer| (&mut file).take(u64::MAX).read_to_end(buffer).map(drop))
+    with_buffer(|buffer| file.take(u64::MAX).read_to_end(buffer).map(drop))
 }
 
 /// Fills the thread's buffer with `fill` and returns its text at its own
@@ -300,13 +304,14 @@ pub mod kept {
     }
 
     /// Whether [`read`] would keep `path`.
+    #[cfg(test)]
     pub fn covers(path: &Path, renamable: bool) -> bool {
         root_of(&roots(), path, renamable).is_some()
     }
 
     /// Reads `path` through its kept file, opening (and keeping) it when
     /// there is none or the kept one fails; `None` when `path` is not one
-    /// that is kept ([`covers`]).
+    /// that is kept (not under a root, or under a subtree left out).
     pub fn read(path: &Path, renamable: bool) -> Option<std::io::Result<String>> {
         let (root, sysfs, taken) = {
             let mut roots = roots();
@@ -338,7 +343,7 @@ pub mod kept {
     }
 
     fn open_and_keep(root: usize, sysfs: bool, path: &Path) -> std::io::Result<String> {
-        let file = File::open(path)?;
+        let mut file = File::open(path)?;
         match read_from_start(&file, sysfs) {
             Ok(text) => {
                 let mut roots = roots();
@@ -361,14 +366,7 @@ pub mod kept {
             // A file that cannot be read at an offset is read as a stream
             // and not kept.
             Err(e) if e.raw_os_error() == Some(rustix::io::Errno::SPIPE.raw_os_error()) => {
-                let mut file = file;
-                super::with_buffer(|buffer| {
-                    std::io::Read::read_to_end(
-                        &mut std::io::Read::take(&mut file, u64::MAX),
-                        buffer,
-                    )
-                    .map(drop)
-                })
+                super::read_stream(&mut file)
             }
             Err(e) => Err(e),
         }
@@ -408,6 +406,7 @@ pub mod kept {
     }
 
     /// How many files are kept under `dir`.
+    #[cfg(test)]
     pub fn count(dir: &Path) -> usize {
         roots()
             .iter()

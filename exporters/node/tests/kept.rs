@@ -7,20 +7,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sidewatch_testkit::{http_get, Exporter, Exposition};
+use sidewatch_testkit::{http_get, output_ok, Exporter, Exposition};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sidewatch-node");
 
 fn run(program: &str, args: &[&str]) {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    output_ok(Command::new(program).args(args));
 }
 
 /// A network namespace and a sysfs of it mounted in a temporary directory;

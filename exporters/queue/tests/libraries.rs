@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::SystemTime;
 
 use sidewatch_testkit::redis::Reply;
-use sidewatch_testkit::{http_get, Exporter, Exposition, Redis};
+use sidewatch_testkit::{http_get, output_ok, Exporter, Exposition, Redis};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sidewatch-queue");
 
@@ -27,18 +27,12 @@ fn libs() -> PathBuf {
 }
 
 fn run(program: &str, args: &[&str], env: &[(&str, String)], cwd: &Path) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .current_dir(cwd)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    output_ok(
+        Command::new(program)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .current_dir(cwd),
+    )
 }
 
 fn now() -> f64 {
