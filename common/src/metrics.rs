@@ -94,6 +94,17 @@ impl Family {
         });
     }
 
+    /// Adds a sample whose labels are already built: a caller that gives
+    /// several samples one label set builds it once and clones it, which
+    /// costs no allocation for up to two labels of up to 24 bytes each.
+    pub fn add_labels(&mut self, labels: Labels, value: f64) {
+        self.samples.push(Sample {
+            labels,
+            value,
+            suffix: "",
+        });
+    }
+
     /// Adds a sample whose label names are only known at run time.
     pub fn add_owned(&mut self, labels: Vec<(LabelName, String)>, value: f64) {
         self.samples.push(Sample {
@@ -249,12 +260,24 @@ impl FamilySet {
     }
 
     pub fn family(&mut self, name: &str, help: &str, kind: MetricKind) -> &mut Family {
+        let i = self.index(name, help, kind);
+        &mut self.families[i]
+    }
+
+    /// Where the family `name` is, created with `help` and `kind` on first
+    /// use: positions never change, so a caller that adds to one family
+    /// many times looks it up once and then uses [`FamilySet::at`].
+    pub fn index(&mut self, name: &str, help: &str, kind: MetricKind) -> usize {
         let hash = name_hash(name);
-        let i = match self.position(hash, name) {
+        match self.position(hash, name) {
             Some(i) => i,
             None => self.append(hash, Family::new(name.to_owned(), help.to_owned(), kind)),
-        };
-        &mut self.families[i]
+        }
+    }
+
+    /// The family at `index`, as [`FamilySet::index`] returned it.
+    pub fn at(&mut self, index: usize) -> &mut Family {
+        &mut self.families[index]
     }
 
     /// Adds one sample to the family `name`, created with `help` and

@@ -1,11 +1,14 @@
 //! `pg_settings_<name>[_seconds|_bytes]`: numeric and boolean server settings,
 //! with units converted to seconds and bytes as postgres_exporter does.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
+use sidewatch_common::metrics::{intern, intern_fmt, LabelValue, Labels};
 use sidewatch_common::{CollectError, CollectFuture, Collector, Family};
 
 use super::PgContext;
+use crate::pool::RowEvent;
 
 const QUERY: &str = "SELECT name, setting, COALESCE(unit, ''), short_desc, vartype \
                      FROM pg_settings WHERE vartype IN ('bool', 'integer', 'real')";
@@ -63,30 +66,46 @@ impl Collector for SettingsCollector {
         let deadline = scrape.deadline();
         Box::pin(async move {
             let conn = self.ctx.main(deadline).await?;
-            let rows = self.ctx.run(&conn, QUERY, None, deadline).await?;
-            let mut families = Vec::with_capacity(rows.rows.len());
-            for row in &rows.rows {
-                let get = |i: usize| row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
-                let (name, setting, unit, desc, vartype) = (get(0), get(1), get(2), get(3), get(4));
-                let Some((value, suffix)) = normalise(setting, unit, vartype) else {
-                    continue;
-                };
-                let base = name.replace('.', "_");
-                let (metric, help) = if suffix.is_empty() {
-                    (format!("pg_settings_{base}"), desc.to_owned())
-                } else {
-                    (
-                        format!("pg_settings_{base}_{suffix}"),
-                        format!("{desc} [Units converted to {suffix}.]"),
-                    )
-                };
-                if metric.contains(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
-                    continue;
-                }
-                let mut f = Family::gauge(metric, help);
-                f.add_owned(self.ctx.legacy_labels.clone(), value);
-                families.push(f);
-            }
+            // Built once: cloned per setting without an allocation.
+            let labels: Labels = self
+                .ctx
+                .legacy_labels
+                .iter()
+                .map(|(k, v)| (k.clone(), LabelValue::new(v)))
+                .collect();
+            let mut families = Vec::with_capacity(400);
+            self.ctx
+                .run_each(&conn, QUERY, None, deadline, |event| {
+                    let RowEvent::Row(row) = event else { return };
+                    let get = |i: usize| row.get(i).copied().flatten().unwrap_or("");
+                    let (name, setting, unit, desc, vartype) =
+                        (get(0), get(1), get(2), get(3), get(4));
+                    let Some((value, suffix)) = normalise(setting, unit, vartype) else {
+                        return;
+                    };
+                    let base: Cow<'_, str> = if name.contains('.') {
+                        Cow::Owned(name.replace('.', "_"))
+                    } else {
+                        Cow::Borrowed(name)
+                    };
+                    if base.contains(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                        return;
+                    }
+                    // The server's settings are the same every scrape: their
+                    // names and help texts are kept once (interned).
+                    let (metric, help) = if suffix.is_empty() {
+                        (intern_fmt(format_args!("pg_settings_{base}")), intern(desc))
+                    } else {
+                        (
+                            intern_fmt(format_args!("pg_settings_{base}_{suffix}")),
+                            intern_fmt(format_args!("{desc} [Units converted to {suffix}.]")),
+                        )
+                    };
+                    let mut f = Family::gauge(metric, help);
+                    f.add_labels(labels.clone(), value);
+                    families.push(f);
+                })
+                .await?;
             if families.is_empty() {
                 return Err(CollectError::Target(
                     "pg_settings returned no numeric settings".to_owned(),

@@ -1,7 +1,7 @@
 //! A query's rows turned into families, row by row as they arrive, cut at
 //! the series limits with the cuts counted.
 
-use sidewatch_common::metrics::LabelName;
+use sidewatch_common::metrics::{intern, LabelName, LabelValue, Labels};
 use sidewatch_common::MetricKind;
 
 use super::values::{duration_ms, format_le, parse_array, to_f64};
@@ -15,15 +15,15 @@ pub use sidewatch_common::metrics::FamilySet;
 /// would otherwise put megabytes into every scrape).
 pub const LABEL_VALUE_MAX_BYTES: usize = 1024;
 
-pub(super) fn capped_label(value: &str) -> String {
+pub(super) fn capped(value: &str) -> &str {
     if value.len() <= LABEL_VALUE_MAX_BYTES {
-        return value.to_owned();
+        return value;
     }
     let mut end = LABEL_VALUE_MAX_BYTES;
     while !value.is_char_boundary(end) {
         end -= 1;
     }
-    value[..end].to_owned()
+    &value[..end]
 }
 
 /// Turns a query's rows into samples. `base` labels (server, constant labels)
@@ -47,14 +47,30 @@ pub fn rows_to_families(
 }
 
 /// Where a result's columns go: labels, histogram parts, the rest metrics.
+/// Worked out once per result, so that a row costs no name or help text.
 struct Layout {
-    columns: Vec<String>,
-    label_cols: Vec<usize>,
+    /// Label columns with the label names they give (interned: no
+    /// allocation per row).
+    label_cols: Vec<(usize, LabelName)>,
     add_datname: bool,
     /// A HISTOGRAM column `x` holds the upper bounds; `x_bucket`, `x_sum` and
     /// `x_count` hold the rest, as in the peer: (column, [x, bucket, sum, count]).
     histograms: Vec<(usize, [Option<usize>; 4])>,
-    consumed: Vec<usize>,
+    /// The other columns that give a series, in column order.
+    metrics: Vec<ColumnMetric>,
+}
+
+/// One column that gives a series per row.
+struct ColumnMetric {
+    column: usize,
+    /// The column's spec; `None` for a column the spec does not name, which
+    /// becomes an untyped series when its value reads as a number.
+    spec: Option<usize>,
+    kind: MetricKind,
+    name: String,
+    help: String,
+    /// The family's position in the output, once it has a sample.
+    family: Option<usize>,
 }
 
 /// Turns rows into samples one at a time, as they arrive: once the query's
@@ -62,7 +78,8 @@ struct Layout {
 /// only counted, so memory follows the limit, not the result.
 pub struct RowSink<'a> {
     spec: &'a QuerySpec,
-    base: &'a [(LabelName, String)],
+    /// The base labels, built once for every row.
+    base: Labels,
     datname: Option<&'a str>,
     out: &'a mut FamilySet,
     limit: usize,
@@ -82,7 +99,10 @@ impl<'a> RowSink<'a> {
     ) -> Self {
         Self {
             spec,
-            base,
+            base: base
+                .iter()
+                .map(|(k, v)| (k.clone(), LabelValue::new(v)))
+                .collect(),
             datname,
             out,
             limit: spec.max_series.unwrap_or(usize::MAX).min(series_limit),
@@ -101,12 +121,12 @@ impl<'a> RowSink<'a> {
     pub fn columns(&mut self, columns: &[String]) {
         let spec = self.spec;
         let find = |name: &str| columns.iter().position(|c| c == name);
-        let by_name = |name: &str| spec.columns.iter().find(|c| c.name == name);
+        let by_name = |name: &str| spec.columns.iter().position(|c| c.name == name);
         let label_cols = columns
             .iter()
             .enumerate()
-            .filter(|(_, c)| by_name(c).is_some_and(|s| s.usage == Usage::Label))
-            .map(|(i, _)| i)
+            .filter(|(_, c)| by_name(c).is_some_and(|s| spec.columns[s].usage == Usage::Label))
+            .map(|(i, c)| (i, intern(c)))
             .collect();
         let histograms: Vec<(usize, [Option<usize>; 4])> = spec
             .columns
@@ -118,16 +138,48 @@ impl<'a> RowSink<'a> {
                 (ci, [f(""), f("_bucket"), f("_sum"), f("_count")])
             })
             .collect();
-        let consumed = histograms
+        let consumed: Vec<usize> = histograms
             .iter()
             .flat_map(|(_, cols)| cols.iter().flatten().copied())
             .collect();
+        let metrics = columns
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !consumed.contains(i))
+            .filter_map(|(column, col)| {
+                let at = by_name(col);
+                let c = at.map(|a| &spec.columns[a]);
+                let kind = match c.map(|c| c.usage) {
+                    Some(Usage::Label | Usage::Discard | Usage::Histogram) => return None,
+                    Some(Usage::Counter) => MetricKind::Counter,
+                    Some(Usage::Gauge | Usage::MappedMetric | Usage::Duration) => MetricKind::Gauge,
+                    None => MetricKind::Untyped,
+                };
+                let name = match c {
+                    Some(c) if c.usage == Usage::Duration => {
+                        format!("{}_{}_milliseconds", spec.name, col)
+                    }
+                    _ => format!("{}_{}", spec.name, col),
+                };
+                let help = match c {
+                    Some(c) => c.description.clone(),
+                    None => format!("Unknown metric from {}", spec.name),
+                };
+                Some(ColumnMetric {
+                    column,
+                    spec: at,
+                    kind,
+                    name,
+                    help,
+                    family: None,
+                })
+            })
+            .collect();
         self.layout = Some(Layout {
-            columns: columns.to_vec(),
             label_cols,
             add_datname: self.datname.is_some() && !columns.iter().any(|c| c == "datname"),
             histograms,
-            consumed,
+            metrics,
         });
     }
 
@@ -144,27 +196,27 @@ impl<'a> RowSink<'a> {
 
     /// One row, values in column order.
     pub fn row(&mut self, row: &[Option<&str>]) {
-        let Some(layout) = self.layout.take() else {
+        let Some(mut layout) = self.layout.take() else {
             return;
         };
-        self.row_with(&layout, row);
+        self.row_with(&mut layout, row);
         self.layout = Some(layout);
     }
 
-    fn row_with(&mut self, layout: &Layout, row: &[Option<&str>]) {
+    fn row_with(&mut self, layout: &mut Layout, row: &[Option<&str>]) {
         let spec = self.spec;
         let cell = |i: Option<usize>| i.and_then(|i| row.get(i).copied().flatten());
         // Past the limit a row is only counted: no labels are built.
         let full = self.emitted >= self.limit;
-        let mut labels: Vec<(LabelName, String)> = Vec::new();
+        let mut labels = Labels::new();
         if !full {
-            labels.extend_from_slice(self.base);
+            labels.extend(self.base.iter().cloned());
             if let (true, Some(db)) = (layout.add_datname, self.datname) {
-                labels.push(("datname".into(), db.to_owned()));
+                labels.push((LabelName::Borrowed("datname"), LabelValue::new(db)));
             }
-            for &i in &layout.label_cols {
-                let value = cell(Some(i)).unwrap_or_default();
-                labels.push((layout.columns[i].clone().into(), capped_label(value)));
+            for (i, name) in &layout.label_cols {
+                let value = cell(Some(*i)).unwrap_or_default();
+                labels.push((name.clone(), LabelValue::new(capped(value))));
             }
         }
         for (ci, [bounds, buckets, sum, count]) in &layout.histograms {
@@ -191,52 +243,31 @@ impl<'a> RowSink<'a> {
                 }
                 let mut l = labels.clone();
                 if let Some(le) = le {
-                    l.push(("le".into(), le));
+                    l.push((LabelName::Borrowed("le"), LabelValue::from(le)));
                 }
                 self.out
                     .family(&metric, &c.description, MetricKind::Counter)
-                    .add_owned(l, v);
+                    .add_labels(l, v);
             }
         }
-        for (i, col) in layout.columns.iter().enumerate() {
-            if layout.consumed.contains(&i) {
-                continue;
-            }
-            let value = cell(Some(i));
-            let column = spec.columns.iter().find(|c| c.name == *col);
-            let (kind, v) = match column {
-                Some(c) => match c.usage {
-                    Usage::Label | Usage::Discard | Usage::Histogram => continue,
-                    Usage::Counter => (MetricKind::Counter, to_f64(value)),
-                    Usage::Gauge => (MetricKind::Gauge, to_f64(value)),
-                    Usage::MappedMetric => (
-                        MetricKind::Gauge,
-                        value.and_then(|v| c.mapping.get(v).copied()),
-                    ),
-                    Usage::Duration => (MetricKind::Gauge, duration_ms(value)),
-                },
-                // Unknown columns become untyped series, as in the peer,
-                // when their value reads as a number.
-                None => (MetricKind::Untyped, to_f64(value)),
+        for m in &mut layout.metrics {
+            let value = cell(Some(m.column));
+            let c = m.spec.map(|a| &spec.columns[a]);
+            let v = match c.map(|c| c.usage) {
+                Some(Usage::MappedMetric) => {
+                    value.and_then(|v| c.and_then(|c| c.mapping.get(v).copied()))
+                }
+                Some(Usage::Duration) => duration_ms(value),
+                _ => to_f64(value),
             };
             let Some(v) = v else { continue };
             if !self.admit() {
                 continue;
             }
-            let name = match column {
-                Some(c) if c.usage == Usage::Duration => {
-                    format!("{}_{}_milliseconds", spec.name, col)
-                }
-                _ => format!("{}_{}", spec.name, col),
-            };
-            let help = match column {
-                Some(c) if !c.description.is_empty() => c.description.clone(),
-                None => format!("Unknown metric from {}", spec.name),
-                Some(_) => String::new(),
-            };
-            self.out
-                .family(&name, &help, kind)
-                .add_owned(labels.clone(), v);
+            let family = *m
+                .family
+                .get_or_insert_with(|| self.out.index(&m.name, &m.help, m.kind));
+            self.out.at(family).add_labels(labels.clone(), v);
         }
     }
 }

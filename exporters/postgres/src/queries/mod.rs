@@ -303,7 +303,7 @@ fn is_metric_name(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::families::capped_label;
+    use super::families::capped;
     use super::*;
     use crate::pool::Rows;
     use sidewatch_common::MetricKind;
@@ -400,13 +400,13 @@ pg_postmaster:
 
     #[test]
     fn label_values_are_capped_at_a_character_boundary() {
-        assert_eq!(capped_label("short"), "short");
+        assert_eq!(capped("short"), "short");
         let long = "é".repeat(LABEL_VALUE_MAX_BYTES); // two bytes each
-        let cut = capped_label(&long);
+        let cut = capped(&long);
         assert_eq!(cut.len(), LABEL_VALUE_MAX_BYTES);
         assert!(cut.chars().all(|c| c == 'é'));
         let odd = format!("x{long}");
-        assert_eq!(capped_label(&odd).len(), LABEL_VALUE_MAX_BYTES - 1);
+        assert_eq!(capped(&odd).len(), LABEL_VALUE_MAX_BYTES - 1);
         // Through the row reader: a 50 MB value becomes 1 KiB.
         let specs = parse(
             "q",
