@@ -27,6 +27,11 @@ pub trait Exporter: Sized {
     /// (docs/benchmarks.md); the others keep glibc's defaults until they
     /// are measured with it.
     const STEADY_HEAP: bool = false;
+    /// Whether the heap's free pages are given back to the kernel after
+    /// each scrape (`sidewatch_malloc::trim`), the opposite trade: less
+    /// resident memory between scrapes for a little CPU per scrape.
+    /// Measured for sidewatch-postgres (docs/benchmarks.md).
+    const TRIM_HEAP: bool = false;
 
     /// Reads the command line, the environment and the files they name, and
     /// validates all of it. An error is one line and exit code 2.
@@ -62,6 +67,9 @@ pub fn main<E: Exporter>() {
     sidewatch_malloc::two_arenas();
     if E::STEADY_HEAP {
         sidewatch_malloc::steady_heap();
+    }
+    if E::TRIM_HEAP {
+        http::trim_after_scrapes();
     }
     crate::healthcheck::run_if_requested(E::NAME, E::DEFAULT_LISTEN, E::LISTEN_ENV);
     let config = E::from_env().unwrap_or_else(|e| cli::exit_with(e));

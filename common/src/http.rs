@@ -271,7 +271,48 @@ async fn metrics_handler(State(state): State<AppState>, headers: HeaderMap) -> R
     let format = Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
     let snapshot = state.engine.scrape(deadline).await;
     let body = exposition::encode(&snapshot, format);
-    ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
+    drop(snapshot);
+    exposition_response(format, body)
+}
+
+/// Whether the heap is trimmed once a scrape's body has been sent
+/// ([`trim_after_scrapes`]).
+static TRIM_AFTER_SCRAPES: AtomicBool = AtomicBool::new(false);
+
+/// Gives the heap's free pages back to the kernel each time a scrape's body
+/// has been sent (`sidewatch_malloc::trim`), for an exporter whose scrapes
+/// leave more free pages in the heap than the trim costs
+/// (`Exporter::TRIM_HEAP`).
+pub fn trim_after_scrapes() {
+    TRIM_AFTER_SCRAPES.store(true, Ordering::Relaxed);
+}
+
+/// A body whose drop trims the heap: hyper drops it once the last byte has
+/// been written (or the client went away), when the scrape's samples are
+/// already freed, so the trim is not in the scrape's latency.
+struct TrimOnDrop(String);
+
+impl AsRef<[u8]> for TrimOnDrop {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl Drop for TrimOnDrop {
+    fn drop(&mut self) {
+        drop(std::mem::take(&mut self.0));
+        sidewatch_malloc::trim();
+    }
+}
+
+fn exposition_response(format: Format, body: String) -> Response {
+    let headers = [(header::CONTENT_TYPE, format.content_type())];
+    if TRIM_AFTER_SCRAPES.load(Ordering::Relaxed) {
+        let body = axum::body::Body::from(bytes::Bytes::from_owner(TrimOnDrop(body)));
+        (headers, body).into_response()
+    } else {
+        (headers, body).into_response()
+    }
 }
 
 async fn probe_handler(
@@ -291,7 +332,8 @@ async fn probe_handler(
     match probe.0.probe(params, deadline).await {
         Ok(snapshot) => {
             let body = exposition::encode(&snapshot, format);
-            ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
+            drop(snapshot);
+            exposition_response(format, body)
         }
         Err((status, message)) => (status, format!("{message}\n")).into_response(),
     }
