@@ -146,7 +146,15 @@ fn escape_help(out: &mut String, help: &str) {
 }
 
 fn escape_label_value(out: &mut String, value: &str) {
-    if memchr::memchr3(b'\\', b'"', b'\n', value.as_bytes()).is_none() {
+    // Most values are a few bytes (a database, a mode, a device): a plain
+    // loop answers before a vectorised search has set up (callgrind: the
+    // search was a third of sidewatch-postgres's encoding).
+    let clean = if value.len() < 32 {
+        !value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n'))
+    } else {
+        memchr::memchr3(b'\\', b'"', b'\n', value.as_bytes()).is_none()
+    };
+    if clean {
         out.push_str(value);
         return;
     }
@@ -376,6 +384,24 @@ mod tests {
         escape_label_value(&mut out, "a\"b\\c\nd");
         escape_help(&mut out, "x\\y\nz");
         assert_eq!(out, "a\\\"b\\\\c\\nd".to_owned() + "x\\\\y\\nz");
+        // Short values are checked by a loop, long ones by memchr: both
+        // escape, at any position, and leave clean values as they are.
+        for len in [0, 1, 31, 32, 33, 200] {
+            let clean = "v".repeat(len);
+            let mut out = String::new();
+            escape_label_value(&mut out, &clean);
+            assert_eq!(out, clean);
+            for special in ['"', '\\', '\n'] {
+                for at in [0, len / 2, len] {
+                    let mut value = clean.clone();
+                    value.insert(at, special);
+                    let mut out = String::new();
+                    escape_label_value(&mut out, &value);
+                    assert_eq!(out.len(), value.len() + 1, "{value:?}");
+                    assert!(!out.contains('\n'), "{value:?}");
+                }
+            }
+        }
     }
 
     fn snapshot() -> Arc<Snapshot> {
