@@ -391,14 +391,15 @@ mod tests {
             let mut out = String::new();
             escape_label_value(&mut out, &clean);
             assert_eq!(out, clean);
-            for special in ['"', '\\', '\n'] {
+            for (special, escaped) in [('"', "\\\""), ('\\', "\\\\"), ('\n', "\\n")] {
                 for at in [0, len / 2, len] {
                     let mut value = clean.clone();
                     value.insert(at, special);
+                    let mut expected = clean.clone();
+                    expected.insert_str(at, escaped);
                     let mut out = String::new();
                     escape_label_value(&mut out, &value);
-                    assert_eq!(out.len(), value.len() + 1, "{value:?}");
-                    assert!(!out.contains('\n'), "{value:?}");
+                    assert_eq!(out, expected, "{value:?}");
                 }
             }
         }

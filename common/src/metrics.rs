@@ -18,6 +18,15 @@ pub type LabelValue = compact_str::CompactString;
 /// more spill to one allocation.
 pub type Labels = smallvec::SmallVec<[(LabelName, LabelValue); 2]>;
 
+/// A label set given as owned pairs (a target's base and constant labels),
+/// as a sample's own labels: built once, then cloned per sample.
+pub fn labels_of(pairs: &[(LabelName, String)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.clone(), LabelValue::new(v)))
+        .collect()
+}
+
 /// The type a family is exposed with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MetricKind {

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use sidewatch_common::metrics::{intern, intern_fmt, LabelValue, Labels};
+use sidewatch_common::metrics::{intern, intern_fmt, labels_of};
 use sidewatch_common::{CollectError, CollectFuture, Collector, Family};
 
 use super::PgContext;
@@ -67,12 +67,7 @@ impl Collector for SettingsCollector {
         Box::pin(async move {
             let conn = self.ctx.main(deadline).await?;
             // Built once: cloned per setting without an allocation.
-            let labels: Labels = self
-                .ctx
-                .legacy_labels
-                .iter()
-                .map(|(k, v)| (k.clone(), LabelValue::new(v)))
-                .collect();
+            let labels = labels_of(&self.ctx.legacy_labels);
             let mut families = Vec::with_capacity(400);
             self.ctx
                 .run_each(&conn, QUERY, None, deadline, |event| {

@@ -1,7 +1,7 @@
 //! A query's rows turned into families, row by row as they arrive, cut at
 //! the series limits with the cuts counted.
 
-use sidewatch_common::metrics::{intern, LabelName, LabelValue, Labels};
+use sidewatch_common::metrics::{intern, labels_of, LabelName, LabelValue, Labels};
 use sidewatch_common::MetricKind;
 
 use super::values::{duration_ms, format_le, parse_array, to_f64};
@@ -99,10 +99,7 @@ impl<'a> RowSink<'a> {
     ) -> Self {
         Self {
             spec,
-            base: base
-                .iter()
-                .map(|(k, v)| (k.clone(), LabelValue::new(v)))
-                .collect(),
+            base: labels_of(base),
             datname,
             out,
             limit: spec.max_series.unwrap_or(usize::MAX).min(series_limit),
