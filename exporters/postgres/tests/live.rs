@@ -7,8 +7,65 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sidewatch_testkit::postgres::pg16_bin_dir;
-use sidewatch_testkit::{http_get, http_get_query, Exposition, Postgres};
+use sidewatch_testkit::{http_get, http_get_query, wait_until, Exposition, Postgres};
 use support::*;
+
+/// The settings are read once per session and kept while the session's
+/// server process has not read its configuration again: a reload is seen on
+/// the next scrapes, and statement_timeout is the server's, not the one
+/// sidewatch sets on its own queries.
+#[test]
+fn settings_are_kept_until_the_configuration_is_read_again() {
+    let pg = postgres();
+    pg.psql("postgres", "CREATE EXTENSION pg_stat_statements");
+    pg.psql("postgres", "ALTER SYSTEM SET statement_timeout = '45s'");
+    pg.psql("postgres", "ALTER SYSTEM SET work_mem = '5MB'");
+    pg.psql("postgres", "SELECT pg_reload_conf()");
+    let e = exporter(&pg, "postgres", &[]);
+    let server = |name: &str| {
+        number(
+            &pg,
+            "postgres",
+            &format!("SELECT setting FROM pg_settings WHERE name = '{name}'"),
+        )
+    };
+    let work_mem = |x: &Exposition| x.value("pg_settings_work_mem_bytes", &[]);
+    let x = Exposition::parse(&scrape_text(&e));
+    assert_eq!(
+        x.value("pg_settings_statement_timeout_seconds", &[]),
+        Some(server("statement_timeout") / 1000.0)
+    );
+    assert_eq!(work_mem(&x), Some(5.0 * 1024.0 * 1024.0));
+    // Further scrapes answer from what was kept: pg_settings is read at
+    // most once more per connection (two to the main database).
+    let reads = || {
+        number(
+            &pg,
+            "postgres",
+            "SELECT COALESCE(sum(calls), 0) FROM pg_stat_statements \
+             WHERE query LIKE '%reset_val ELSE setting%' AND query NOT LIKE '%pg_stat_statements%'",
+        )
+    };
+    let before = reads();
+    for _ in 0..6 {
+        let x = Exposition::parse(&scrape_text(&e));
+        assert_eq!(work_mem(&x), Some(5.0 * 1024.0 * 1024.0));
+        assert_eq!(x.value("pg_settings_max_connections", &[]), Some(50.0));
+    }
+    let kept = reads() - before;
+    assert!(kept <= 2.0, "pg_settings read {kept} times in 6 scrapes");
+    // A reload: every server process reads the configuration again, and the
+    // next scrapes say so.
+    pg.psql("postgres", "ALTER SYSTEM SET work_mem = '7MB'");
+    pg.psql("postgres", "SELECT pg_reload_conf()");
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            work_mem(&Exposition::parse(&scrape_text(&e))) == Some(7.0 * 1024.0 * 1024.0)
+        }),
+        "the reload was not seen:\n{}",
+        scrape_text(&e)
+    );
+}
 
 #[test]
 fn values_equal_the_servers_answers() {

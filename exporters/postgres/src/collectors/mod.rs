@@ -43,9 +43,7 @@ pub const ALL: &[CollectorDecl<PgBuild>] = &[
         |b| b.builtin("replication_slot"),
     ),
     CollectorDecl::on("settings", "numeric server settings (pg_settings)", |b| {
-        Arc::new(settings::SettingsCollector {
-            ctx: Arc::clone(&b.ctx),
-        })
+        Arc::new(settings::SettingsCollector::new(Arc::clone(&b.ctx)))
     }),
     CollectorDecl::on(
         "stat_activity",

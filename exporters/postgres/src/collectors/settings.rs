@@ -1,8 +1,19 @@
 //! `pg_settings_<name>[_seconds|_bytes]`: numeric and boolean server settings,
 //! with units converted to seconds and bytes as postgres_exporter does.
+//!
+//! A session's settings only change when its server process reads the
+//! configuration again (`pg_conf_load_time()`), when recovery ends
+//! (`in_hot_standby`, `transaction_read_only`), or when the session itself
+//! sets one. So the families are kept per session and answered again while
+//! its server process, its configuration's load time, the server's start
+//! and its recovery state are unchanged: one short query instead of reading
+//! and converting every setting each scrape (bench/postgres.py: about a
+//! tenth of a default scrape's latency). They are read afresh at least once
+//! a minute all the same.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use sidewatch_common::metrics::{intern, intern_fmt, labels_of};
 use sidewatch_common::{CollectError, CollectFuture, Collector, Family};
@@ -10,11 +21,56 @@ use sidewatch_common::{CollectError, CollectFuture, Collector, Family};
 use super::PgContext;
 use crate::pool::RowEvent;
 
-const QUERY: &str = "SELECT name, setting, COALESCE(unit, ''), short_desc, vartype \
+/// statement_timeout is the one setting sidewatch sets in its own sessions
+/// (each query's server-side timeout): its session default (`reset_val`) is
+/// what the server gives every other session, and what is reported.
+const QUERY: &str =
+    "SELECT name, CASE WHEN name = 'statement_timeout' THEN reset_val ELSE setting END, \
+                     COALESCE(unit, ''), short_desc, vartype \
                      FROM pg_settings WHERE vartype IN ('bool', 'integer', 'real')";
+
+/// What the kept families are valid for: the session's server process, the
+/// time it last read the configuration, the server's start and whether it
+/// is in recovery.
+const STATE: &str = "SELECT concat_ws(' ', pg_backend_pid(), pg_conf_load_time(), \
+                     pg_postmaster_start_time(), pg_is_in_recovery())";
+
+/// Kept families are read afresh after this long even when nothing says
+/// they changed.
+const MAX_AGE: Duration = Duration::from_secs(60);
+
+/// Sessions whose settings are kept: one per lane is enough.
+const KEPT: usize = 4;
 
 pub struct SettingsCollector {
     pub ctx: Arc<PgContext>,
+    /// (state, read at, families) per session, most recent last.
+    kept: Mutex<Vec<(String, Instant, Vec<Family>)>>,
+}
+
+impl SettingsCollector {
+    pub fn new(ctx: Arc<PgContext>) -> Self {
+        Self {
+            ctx,
+            kept: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn kept(&self, state: &str) -> Option<Vec<Family>> {
+        let kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        kept.iter()
+            .find(|(s, at, _)| s == state && at.elapsed() < MAX_AGE)
+            .map(|(_, _, families)| families.clone())
+    }
+
+    fn keep(&self, state: String, families: &[Family]) {
+        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        kept.retain(|(s, at, _)| *s != state && at.elapsed() < MAX_AGE);
+        if kept.len() >= KEPT {
+            kept.remove(0);
+        }
+        kept.push((state, Instant::now(), families.to_vec()));
+    }
 }
 
 /// A setting's value in base units and the name suffix, or `None` when the
@@ -66,6 +122,16 @@ impl Collector for SettingsCollector {
         let deadline = scrape.deadline();
         Box::pin(async move {
             let conn = self.ctx.main(deadline).await?;
+            let rows = self.ctx.run(&conn, STATE, None, deadline).await?;
+            let state = rows
+                .rows
+                .into_iter()
+                .next()
+                .and_then(|r| r.into_iter().next().flatten())
+                .unwrap_or_default();
+            if let Some(families) = self.kept(&state) {
+                return Ok(families);
+            }
             // Built once: cloned per setting without an allocation.
             let labels = labels_of(&self.ctx.legacy_labels);
             let mut families = Vec::with_capacity(400);
@@ -105,6 +171,9 @@ impl Collector for SettingsCollector {
                 return Err(CollectError::Target(
                     "pg_settings returned no numeric settings".to_owned(),
                 ));
+            }
+            if !state.is_empty() {
+                self.keep(state, &families);
             }
             Ok(families)
         })
