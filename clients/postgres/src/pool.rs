@@ -115,6 +115,9 @@ pub struct Conn {
     pub server_version: u32,
     /// `version()`, read when connecting.
     pub version_string: String,
+    /// The session's statement_timeout in milliseconds, set when
+    /// connecting (0 until then).
+    session_timeout_ms: u128,
     // Dropping this closes the connection task, and with it the socket.
     _close: tokio::sync::oneshot::Sender<()>,
 }
@@ -182,9 +185,18 @@ impl Conn {
     ) -> Result<(), PgError> {
         use futures::StreamExt;
         let ms = timeout.as_millis().clamp(1, i32::MAX as u128);
-        // One message: the SET and the query run back to back on this
-        // connection even while other collectors' queries are pipelined.
-        let text = format!("SET statement_timeout = {ms}; {sql}");
+        // The session's own statement_timeout, set when connecting, is the
+        // usual one: the query goes alone. Any other is set for this query
+        // only, in the same message: `SET LOCAL` lasts until the end of the
+        // message's implicit transaction, so it never leaks into the
+        // queries pipelined behind it, whether this one succeeds or fails.
+        let local;
+        let text = if ms == self.session_timeout_ms {
+            sql
+        } else {
+            local = format!("SET LOCAL statement_timeout = {ms}; {sql}");
+            &local
+        };
         let mut guard = InFlight {
             conn: self,
             done: false,
@@ -195,7 +207,7 @@ impl Conn {
             }
             PgError::Query(describe(&e))
         };
-        let stream = self.client.simple_query_raw(&text).await;
+        let stream = self.client.simple_query_raw(text).await;
         let mut stream = std::pin::pin!(stream.map_err(|e| {
             guard.done = true;
             failed(e)
@@ -596,6 +608,7 @@ impl Pool {
             database: database.to_owned(),
             server_version: 0,
             version_string: String::new(),
+            session_timeout_ms: 0,
             _close: close_tx,
         };
         let ms = self
@@ -604,10 +617,14 @@ impl Pool {
             .as_millis()
             .clamp(1, i32::MAX as u128);
         let setup = format!(
-            "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET IntervalStyle = 'postgres'; \
+            "SET statement_timeout = {ms}; \
+             SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET IntervalStyle = 'postgres'; \
              SET lock_timeout = {ms}; \
              SELECT current_setting('server_version_num'), version()"
         );
+        // The setup sets the session's timeout itself; a connection whose
+        // setup failed is not used.
+        conn.session_timeout_ms = ms;
         let rows = tokio::time::timeout(
             self.settings.connect_timeout,
             conn.query(&setup, self.settings.statement_timeout),

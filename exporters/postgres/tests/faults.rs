@@ -127,6 +127,38 @@ fn wrong_password_is_up_0_and_never_logged() {
     assert_eq!(scrape(&e).value("pg_up", &[]), Some(1.0), "{}", e.log());
 }
 
+/// A query's own shorter timeout holds for that query alone: the queries
+/// pipelined behind it on the same connection keep the session's.
+#[test]
+fn a_query_timeout_does_not_outlive_its_query() {
+    let pg = postgres();
+    let dir = tempfile::tempdir().expect("tmp");
+    let q = file(
+        &dir,
+        "q.yaml",
+        "app_a_short:\n  query: SELECT 1 AS x\n  timeout: 200ms\n  metrics:\n    - x: {usage: GAUGE, description: x}\n\
+         app_b_cut:\n  query: SELECT 1 AS x FROM pg_sleep(1)\n  timeout: 200ms\n  metrics:\n    - x: {usage: GAUGE, description: x}\n\
+         app_c_after:\n  query: SELECT 3 AS x FROM pg_sleep(0.5)\n  metrics:\n    - x: {usage: GAUGE, description: x}\n",
+    );
+    let e = exporter(
+        &pg,
+        "postgres",
+        &[
+            &format!("--extend.query-path={q}"),
+            "--pg.max-connections=1",
+            "--disable-default-metrics",
+            "--disable-settings-metrics",
+        ],
+    );
+    for _ in 0..3 {
+        let x = scrape(&e);
+        assert_eq!(success(&x, "app_a_short"), Some(1.0), "{}", e.log());
+        assert_eq!(success(&x, "app_b_cut"), Some(0.0), "{}", e.log());
+        assert_eq!(x.value("app_c_after_x", &[]), Some(3.0), "{}", e.log());
+    }
+    assert!(e.log().contains("statement timeout"), "{}", e.log());
+}
+
 #[test]
 fn statement_timeout_fails_only_the_slow_collector() {
     let pg = postgres();
