@@ -26,7 +26,7 @@ REDIS_EXPORTER_PORT=${REDIS_EXPORTER_PORT:-9121}
 WAL_PORT=${WAL_PORT:-9741}
 QUEUE_PORT=${QUEUE_PORT:-9742}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-BIN=${SIDEWATCH_BIN:-$ROOT/target/debug}
+BIN=${SIDEWATCH_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug}
 # A throwaway password: the stack is on loopback, but runs as compose does.
 REDIS_PASSWORD=${REDIS_PASSWORD:-sidewatch-local}
 
