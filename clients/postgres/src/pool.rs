@@ -122,6 +122,13 @@ pub struct Conn {
     _close: tokio::sync::oneshot::Sender<()>,
 }
 
+/// A timeout as PostgreSQL's `statement_timeout` / `lock_timeout` take it:
+/// whole milliseconds, at least 1 (0 would mean none). The session's value
+/// and a query's are compared in this form.
+fn timeout_ms(timeout: Duration) -> u128 {
+    timeout.as_millis().clamp(1, i32::MAX as u128)
+}
+
 /// Marks a connection broken when a query future is dropped before it
 /// finished (the scrape deadline passed): the query may still run on the
 /// server, so a cancel request is sent and the connection is not reused.
@@ -184,7 +191,7 @@ impl Conn {
         mut each: impl FnMut(RowEvent<'_>),
     ) -> Result<(), PgError> {
         use futures::StreamExt;
-        let ms = timeout.as_millis().clamp(1, i32::MAX as u128);
+        let ms = timeout_ms(timeout);
         // The session's own statement_timeout, set when connecting, is the
         // usual one: the query goes alone. Any other is set for this query
         // only, in the same message: `SET LOCAL` lasts until the end of the
@@ -611,11 +618,7 @@ impl Pool {
             session_timeout_ms: 0,
             _close: close_tx,
         };
-        let ms = self
-            .settings
-            .statement_timeout
-            .as_millis()
-            .clamp(1, i32::MAX as u128);
+        let ms = timeout_ms(self.settings.statement_timeout);
         let setup = format!(
             "SET statement_timeout = {ms}; \
              SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET IntervalStyle = 'postgres'; \
