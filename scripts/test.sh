@@ -26,6 +26,7 @@ REQUIRED=(
   "/usr/sbin/debootstrap:debootstrap"
   "/bin/ip:iproute2"
   "/usr/bin/nsenter:util-linux"
+  "/usr/sbin/pgbouncer:pgbouncer"
 )
 missing=()
 for entry in "${REQUIRED[@]}"; do

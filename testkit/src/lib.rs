@@ -19,7 +19,7 @@ pub mod redis;
 pub use blackhole::Blackhole;
 pub use exporter::Exporter;
 pub use exposition::Exposition;
-pub use postgres::Postgres;
+pub use postgres::{Pgbouncer, Postgres};
 pub use process::Service;
 pub use redis::Redis;
 

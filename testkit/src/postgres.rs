@@ -273,3 +273,71 @@ impl Postgres {
         self.service.kill();
     }
 }
+
+/// PgBouncer (Debian's) in front of a [`Postgres`], for what a pooler
+/// between an exporter and its server changes. As root, it runs as the
+/// server's unprivileged user (it refuses to run as root).
+pub struct Pgbouncer {
+    pub port: u16,
+    _dir: TempDir,
+    service: Service,
+}
+
+impl Pgbouncer {
+    /// Serves every database of `pg` in `pool_mode`, with trust auth;
+    /// `extra` lines go into the `[pgbouncer]` section as they are.
+    pub fn start(pg: &Postgres, pool_mode: &str, extra: &[&str]) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("sidewatch-pgbouncer")
+            .tempdir()
+            .expect("tempdir");
+        let port = free_port();
+        let users = dir.path().join("users.txt");
+        std::fs::write(&users, "\"postgres\" \"\"\n").expect("write users.txt");
+        let ini = dir.path().join("pgbouncer.ini");
+        let mut text = format!(
+            "[databases]\n* = host=127.0.0.1 port={}\n\n[pgbouncer]\n\
+             listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
+             auth_type = trust\nauth_file = {}\npool_mode = {pool_mode}\n\
+             ignore_startup_parameters = extra_float_digits,options\n",
+            pg.port,
+            users.display()
+        );
+        for line in extra {
+            text.push_str(line);
+            text.push('\n');
+        }
+        std::fs::write(&ini, text).expect("write pgbouncer.ini");
+        chown_tree(dir.path(), unprivileged_user());
+        let log = dir.path().join("pgbouncer.log");
+        let service = Service::start(
+            "pgbouncer",
+            Path::new("/usr/sbin/pgbouncer"),
+            vec![ini.display().to_string()],
+            unprivileged_user(),
+            log,
+        )
+        .expect("start pgbouncer");
+        let up = wait_until(Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        assert!(up, "pgbouncer did not listen:\n{}", service.log());
+        Self {
+            port,
+            _dir: dir,
+            service,
+        }
+    }
+
+    /// `postgresql://postgres@127.0.0.1:PORT/db` through the pooler.
+    pub fn url(&self, db: &str) -> String {
+        format!(
+            "postgresql://postgres@127.0.0.1:{}/{db}?sslmode=disable",
+            self.port
+        )
+    }
+
+    pub fn log(&self) -> String {
+        self.service.log()
+    }
+}

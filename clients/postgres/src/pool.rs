@@ -32,6 +32,10 @@ pub struct PoolSettings {
     pub connect_timeout: Duration,
     /// Server-side `statement_timeout` for queries that do not ask for less.
     pub statement_timeout: Duration,
+    /// Whether a query that runs again is prepared once per connection
+    /// (`PREPARE`, then `EXECUTE`), so the server plans it once instead of
+    /// on every scrape.
+    pub prepare: bool,
 }
 
 impl Default for PoolSettings {
@@ -40,6 +44,7 @@ impl Default for PoolSettings {
             max_connections: 3,
             connect_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(5),
+            prepare: true,
         }
     }
 }
@@ -118,6 +123,12 @@ pub struct Conn {
     /// The session's statement_timeout in milliseconds, set when
     /// connecting (0 until then).
     session_timeout_ms: u128,
+    /// The statements prepared on this session, by their text.
+    statements: Mutex<Statements>,
+    /// Shared by the pool's connections: cleared when the server says a
+    /// statement prepared on a session is gone (a pooler between us and
+    /// the server hands each query to another session).
+    prepare: Arc<AtomicBool>,
     // Dropping this closes the connection task, and with it the socket.
     _close: tokio::sync::oneshot::Sender<()>,
 }
@@ -127,6 +138,66 @@ pub struct Conn {
 /// and a query's are compared in this form.
 fn timeout_ms(timeout: Duration) -> u128 {
     timeout.as_millis().clamp(1, i32::MAX as u128)
+}
+
+/// Most statements prepared on one connection; further queries run as
+/// they are. Built-in collectors have about twenty; this bounds what
+/// generated queries (one per configured queue, say) keep on the server.
+const MAX_PREPARED: usize = 128;
+
+/// SQLSTATE 26000: no prepared statement of that name on the session.
+const INVALID_STATEMENT_NAME: &str = "26000";
+/// SQLSTATE 0A000: among others, "cached plan must not change result type"
+/// after the tables under a prepared statement changed.
+const FEATURE_NOT_SUPPORTED: &str = "0A000";
+/// SQLSTATE 42601: PREPARE does not take the statement.
+const SYNTAX_ERROR: &str = "42601";
+
+#[derive(Default)]
+struct Statements {
+    by_sql: HashMap<Box<str>, Prepared>,
+    next: u32,
+}
+
+#[derive(Clone, Copy)]
+enum Prepared {
+    /// Prepared as `sw_<n>`.
+    Named(u32),
+    /// PREPARE does not take it: it always runs as it is.
+    Never,
+}
+
+/// The statement `PREPARE` gets for `sql`, if it takes one: a single
+/// SELECT, WITH, VALUES or TABLE statement (a trailing `;` dropped). A `;`
+/// anywhere else, even quoted, keeps the query as it is.
+fn preparable(sql: &str) -> Option<&str> {
+    let body = sql.trim().trim_end_matches(';').trim_end();
+    if body.contains(';') {
+        return None;
+    }
+    let mut rest = body;
+    loop {
+        rest = rest.trim_start();
+        if let Some(r) = rest.strip_prefix("--") {
+            rest = r.split_once('\n').map_or("", |(_, after)| after);
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            rest = r.split_once("*/").map_or("", |(_, after)| after);
+        } else {
+            break;
+        }
+    }
+    let word = rest
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or("");
+    ["select", "with", "values", "table"]
+        .iter()
+        .any(|k| word.eq_ignore_ascii_case(k))
+        .then_some(body)
+}
+
+fn sqlstate(e: &tokio_postgres::Error) -> Option<&str> {
+    e.as_db_error().map(|db| db.code().code())
 }
 
 /// Marks a connection broken when a query future is dropped before it
@@ -184,48 +255,151 @@ impl Conn {
     /// Runs `sql` like [`Conn::query`], handing each row to `each` as it
     /// arrives instead of keeping the result: memory follows what `each`
     /// keeps, not the number of rows.
+    ///
+    /// A statement PREPARE takes is prepared the first time it runs on
+    /// this connection and executed by name from then on: the server
+    /// parses and plans it once per session, not once per scrape.
     pub async fn query_each(
         &self,
         sql: &str,
         timeout: Duration,
         mut each: impl FnMut(RowEvent<'_>),
     ) -> Result<(), PgError> {
-        use futures::StreamExt;
         let ms = timeout_ms(timeout);
         // The session's own statement_timeout, set when connecting, is the
         // usual one: the query goes alone. Any other is set for this query
         // only, in the same message: `SET LOCAL` lasts until the end of the
         // message's implicit transaction, so it never leaks into the
         // queries pipelined behind it, whether this one succeeds or fails.
-        let local;
-        let text = if ms == self.session_timeout_ms {
+        let local = (ms != self.session_timeout_ms)
+            .then(|| format!("SET LOCAL statement_timeout = {ms}; "));
+        let local = local.as_deref().unwrap_or("");
+        if let Some(name) = self.prepared(sql).await? {
+            let mut delivered = false;
+            let text = format!("{local}EXECUTE sw_{name}");
+            let ran = self
+                .run(&text, &mut |event: RowEvent<'_>| {
+                    delivered = true;
+                    each(event)
+                })
+                .await;
+            match ran {
+                Ok(()) => return Ok(()),
+                Err(e) if delivered => return Err(self.failed(&e)),
+                Err(e) => match sqlstate(&e) {
+                    Some(INVALID_STATEMENT_NAME) => {
+                        // Prepared on one server session, executed on
+                        // another: a pooler hands out sessions per query.
+                        if self.prepare.swap(false, Ordering::Relaxed) {
+                            tracing::warn!(
+                                database = %self.database,
+                                "a statement prepared on this connection was gone when executed \
+                                 (a pooler in transaction mode?): queries run unprepared from now on"
+                            );
+                        }
+                        self.statements_lock().by_sql.clear();
+                    }
+                    Some(FEATURE_NOT_SUPPORTED) => {
+                        // The tables under it changed their columns: it is
+                        // prepared again next time, under a new name.
+                        self.statements_lock().by_sql.remove(sql);
+                        let _ = self
+                            .run(&format!("DEALLOCATE sw_{name}"), &mut |_| {})
+                            .await;
+                    }
+                    _ => return Err(self.failed(&e)),
+                },
+            }
+        }
+        let text;
+        let text = if local.is_empty() {
             sql
         } else {
-            local = format!("SET LOCAL statement_timeout = {ms}; {sql}");
-            &local
+            text = format!("{local}{sql}");
+            &text
         };
+        self.run(text, &mut each).await.map_err(|e| self.failed(&e))
+    }
+
+    fn statements_lock(&self) -> std::sync::MutexGuard<'_, Statements> {
+        self.statements.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The name `sql` is prepared under on this connection, preparing it
+    /// now if it never was; None when it runs as it is.
+    async fn prepared(&self, sql: &str) -> Result<Option<u32>, PgError> {
+        if !self.prepare.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let Some(body) = preparable(sql) else {
+            return Ok(None);
+        };
+        let name = {
+            let mut statements = self.statements_lock();
+            match statements.by_sql.get(sql) {
+                Some(Prepared::Named(n)) => return Ok(Some(*n)),
+                Some(Prepared::Never) => return Ok(None),
+                None if statements.by_sql.len() >= MAX_PREPARED => return Ok(None),
+                None => {
+                    statements.next += 1;
+                    statements.next
+                }
+            }
+        };
+        match self
+            .run(&format!("PREPARE sw_{name} AS {body}"), &mut |_| {})
+            .await
+        {
+            Ok(()) => {
+                self.statements_lock()
+                    .by_sql
+                    .insert(sql.into(), Prepared::Named(name));
+                Ok(Some(name))
+            }
+            Err(e) if e.as_db_error().is_none() => Err(self.failed(&e)),
+            Err(e) => {
+                // Not a statement PREPARE takes: it runs as it is from now
+                // on. One that failed for another reason (a table not yet
+                // there) runs as it is this time, with its own error, and
+                // is prepared again next time.
+                if matches!(sqlstate(&e), Some(SYNTAX_ERROR | FEATURE_NOT_SUPPORTED)) {
+                    self.statements_lock()
+                        .by_sql
+                        .insert(sql.into(), Prepared::Never);
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    fn failed(&self, e: &tokio_postgres::Error) -> PgError {
+        if e.is_closed() {
+            self.broken.store(true, Ordering::Relaxed);
+        }
+        PgError::Query(describe(e))
+    }
+
+    /// Sends `text` as one simple-query message and hands its rows to
+    /// `each`.
+    async fn run<F: FnMut(RowEvent<'_>)>(
+        &self,
+        text: &str,
+        each: &mut F,
+    ) -> Result<(), tokio_postgres::Error> {
+        use futures::StreamExt;
         let mut guard = InFlight {
             conn: self,
             done: false,
         };
-        let failed = |e: tokio_postgres::Error| {
-            if e.is_closed() {
-                self.broken.store(true, Ordering::Relaxed);
-            }
-            PgError::Query(describe(&e))
-        };
         let stream = self.client.simple_query_raw(text).await;
-        let mut stream = std::pin::pin!(stream.map_err(|e| {
-            guard.done = true;
-            failed(e)
-        })?);
+        let mut stream = std::pin::pin!(stream.inspect_err(|_| guard.done = true)?);
         let mut columns: Vec<String> = Vec::new();
         while let Some(message) = stream.next().await {
             let message = match message {
                 Ok(m) => m,
                 Err(e) => {
                     guard.done = true;
-                    return Err(failed(e));
+                    return Err(e);
                 }
             };
             match message {
@@ -336,6 +510,9 @@ pub struct Pool {
     budget: Arc<ConnectionBudget>,
     slots: Mutex<HashMap<SlotKey, Arc<Slot>>>,
     clock: AtomicU64,
+    /// Whether queries are prepared (see [`PoolSettings::prepare`]); turned
+    /// off for good when the server loses a prepared statement.
+    prepare: Arc<AtomicBool>,
 }
 
 impl Pool {
@@ -352,6 +529,7 @@ impl Pool {
         budget: &Arc<ConnectionBudget>,
     ) -> Arc<Self> {
         let max = settings.max_connections.max(1);
+        let prepare = Arc::new(AtomicBool::new(settings.prepare));
         let pool = Arc::new(Self {
             target,
             settings,
@@ -359,6 +537,7 @@ impl Pool {
             budget: Arc::clone(budget),
             slots: Mutex::new(HashMap::new()),
             clock: AtomicU64::new(0),
+            prepare,
         });
         budget.register(&pool);
         pool
@@ -616,6 +795,8 @@ impl Pool {
             server_version: 0,
             version_string: String::new(),
             session_timeout_ms: 0,
+            statements: Mutex::default(),
+            prepare: Arc::clone(&self.prepare),
             _close: close_tx,
         };
         let ms = timeout_ms(self.settings.statement_timeout);
@@ -648,5 +829,30 @@ impl Pool {
         }
         tracing::debug!(server = %server, database, "connected");
         Ok(conn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::preparable;
+
+    #[test]
+    fn only_single_queries_are_prepared() {
+        assert_eq!(preparable("SELECT 1"), Some("SELECT 1"));
+        assert_eq!(preparable("  select 1 ;\n"), Some("select 1"));
+        assert_eq!(
+            preparable("-- sizes\n/* all */ WITH x AS (SELECT 1) SELECT * FROM x"),
+            Some("-- sizes\n/* all */ WITH x AS (SELECT 1) SELECT * FROM x")
+        );
+        assert_eq!(preparable("VALUES (1)"), Some("VALUES (1)"));
+        assert_eq!(preparable("TABLE pg_database"), Some("TABLE pg_database"));
+        // Two statements, a quoted `;`, utility statements, nothing.
+        assert_eq!(preparable("SET x = 1; SELECT 1"), None);
+        assert_eq!(preparable("SELECT ';'"), None);
+        assert_eq!(preparable("SHOW server_version"), None);
+        assert_eq!(preparable("EXPLAIN SELECT 1"), None);
+        assert_eq!(preparable("selectivity"), None);
+        assert_eq!(preparable("-- only a comment"), None);
+        assert_eq!(preparable(""), None);
     }
 }

@@ -109,6 +109,12 @@ pub struct Cli {
           value_parser = cli::parse_duration, value_name = "DURATION")]
     pub statement_timeout: Duration,
 
+    /// Run every query as it is instead of preparing it once per
+    /// connection (for a pooler that hands out sessions per query, though
+    /// one is noticed and queries then go unprepared by themselves).
+    #[arg(long = "no-pg.prepare", env = "SIDEWATCH_PG_NO_PREPARE", action = ArgAction::SetTrue)]
+    pub no_prepare: bool,
+
     /// stat_statements: most statements reported.
     #[arg(long = "collector.stat_statements.limit", env = "SIDEWATCH_COLLECTOR_STAT_STATEMENTS_LIMIT",
           default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..10_001), value_name = "N")]
@@ -377,6 +383,7 @@ impl PgConfig {
                 max_connections: usize::from(cli.max_connections),
                 connect_timeout: cli.connect_timeout,
                 statement_timeout: cli.statement_timeout,
+                prepare: !cli.no_prepare,
             },
             stat_statements: StatStatementsOptions {
                 limit: cli.stat_statements_limit,

@@ -6,6 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use sidewatch_testkit::blackhole::Blackhole;
+use sidewatch_testkit::Pgbouncer;
 use support::*;
 
 #[test]
@@ -129,6 +130,53 @@ fn wrong_password_is_up_0_and_never_logged() {
 
 /// A query's own shorter timeout holds for that query alone: the queries
 /// pipelined behind it on the same connection keep the session's.
+/// Behind a pooler that hands each transaction to any server session and
+/// resets it after, a prepared statement is gone when it is executed: that
+/// is noticed once, the query runs as it is, and every scrape is whole.
+#[test]
+fn a_pooler_that_loses_prepared_statements_is_noticed() {
+    let pg = postgres();
+    pg.psql("postgres", "CREATE DATABASE limited CONNECTION LIMIT 7");
+    let bouncer = Pgbouncer::start(
+        &pg,
+        "transaction",
+        &[
+            "server_reset_query = DISCARD ALL",
+            "server_reset_query_always = 1",
+        ],
+    );
+    let e = exporter_dsn(&bouncer.url("postgres"), &[]);
+    for _ in 0..4 {
+        let x = scrape(&e);
+        assert_eq!(x.value("pg_up", &[]), Some(1.0), "{}", e.log());
+        for collector in [
+            "database",
+            "locks",
+            "stat_database",
+            "stat_user_tables",
+            "settings",
+        ] {
+            assert_eq!(
+                success(&x, collector),
+                Some(1.0),
+                "{collector}: {}",
+                e.log()
+            );
+        }
+        assert_eq!(
+            x.value("pg_database_connection_limit", &[("datname", "limited")]),
+            Some(7.0)
+        );
+    }
+    let log = e.log();
+    assert_eq!(
+        log.matches("queries run unprepared").count(),
+        1,
+        "{log}\n{}",
+        bouncer.log()
+    );
+}
+
 #[test]
 fn a_query_timeout_does_not_outlive_its_query() {
     let pg = postgres();

@@ -67,6 +67,64 @@ fn settings_are_kept_until_the_configuration_is_read_again() {
     );
 }
 
+/// Queries are prepared once per connection: the server plans each on the
+/// first scrape and runs that plan on the next ones. With
+/// `--no-pg.prepare` it plans every one every time.
+#[test]
+fn queries_are_planned_once_per_connection() {
+    let pg = postgres();
+    pg.psql("postgres", "CREATE EXTENSION pg_stat_statements");
+    pg.psql(
+        "postgres",
+        "ALTER SYSTEM SET pg_stat_statements.track_planning = on",
+    );
+    pg.psql("postgres", "SELECT pg_reload_conf()");
+    pg.psql("postgres", "CREATE DATABASE app CONNECTION LIMIT 7");
+    let counts = |query: &str| {
+        let out = pg.psql(
+            "postgres",
+            &format!(
+                "SELECT COALESCE(sum(plans), 0) || ' ' || COALESCE(sum(calls), 0) \
+                 FROM pg_stat_statements WHERE query LIKE '%{query}%' \
+                 AND query NOT LIKE '%pg_stat_statements%'"
+            ),
+        );
+        let (plans, calls) = out.trim().split_once(' ').expect("two numbers");
+        (
+            plans.parse::<f64>().expect("plans"),
+            calls.parse::<f64>().expect("calls"),
+        )
+    };
+    for prepare in [true, false] {
+        pg.psql("postgres", "SELECT pg_stat_statements_reset()");
+        let args: &[&str] = if prepare { &[] } else { &["--no-pg.prepare"] };
+        let e = exporter(&pg, "postgres", args);
+        for _ in 0..6 {
+            let x = scrape(&e);
+            assert_eq!(success(&x, "database"), Some(1.0), "{}", e.log());
+            assert_eq!(success(&x, "stat_database"), Some(1.0), "{}", e.log());
+            assert_eq!(
+                x.value("pg_database_connection_limit", &[("datname", "app")]),
+                Some(7.0)
+            );
+        }
+        for query in [
+            "FROM pg_stat_database_conflicts",
+            "datconnlimit AS connection_limit",
+        ] {
+            let (plans, calls) = counts(query);
+            assert_eq!(calls, 6.0, "{query}");
+            if prepare {
+                // Once per connection to the database (two lanes at most).
+                assert!(plans <= 2.0, "{query}: planned {plans} times in 6 scrapes");
+            } else {
+                assert_eq!(plans, 6.0, "{query}");
+            }
+        }
+        assert!(!e.log().contains("unprepared"), "{}", e.log());
+    }
+}
+
 #[test]
 fn values_equal_the_servers_answers() {
     let pg = postgres();
