@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use futures::future::{BoxFuture, FutureExt, Shared};
 
 use crate::collector::{Collector, ScrapeContext};
+use crate::exposition::{self, Format};
 use crate::metrics::{Family, Snapshot};
 use crate::process;
 
@@ -115,6 +116,10 @@ struct CollectorOutcome {
     duration: Duration,
     /// Series the collector reported dropping itself.
     dropped: u64,
+    /// Series cut here, past the per-collector series limit.
+    cut: u64,
+    /// Its families encoded as they came, when the collection has a format.
+    part: Option<String>,
 }
 
 impl ScrapeEngine {
@@ -204,6 +209,18 @@ impl ScrapeEngine {
     /// longer deadline gets every collector as failed (and `<ns>_up 0`) in
     /// time rather than a late answer.
     pub async fn scrape(self: &Arc<Self>, deadline: Duration) -> Arc<Snapshot> {
+        self.scrape_as(deadline, None).await
+    }
+
+    /// Like [`ScrapeEngine::scrape`]; a collection this call starts also
+    /// encodes its body in `format` while it runs, each collector's families
+    /// as soon as they are in ([`Snapshot::body`]), so the body is ready when
+    /// the last collector is.
+    pub async fn scrape_as(
+        self: &Arc<Self>,
+        deadline: Duration,
+        format: Option<Format>,
+    ) -> Arc<Snapshot> {
         let (shared, joined) = {
             let mut slot = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
             match slot.as_ref() {
@@ -216,7 +233,7 @@ impl ScrapeEngine {
                         // Cleared on every exit, a panic included, so a failed
                         // collection is never served again.
                         let _clear = ClearInFlight(Arc::clone(&engine));
-                        Arc::new(engine.collect(deadline).await)
+                        Arc::new(engine.collect_as(deadline, format).await)
                     });
                     let shared = async move { task.await.unwrap_or_default() }
                         .boxed()
@@ -248,13 +265,21 @@ impl ScrapeEngine {
                 success: false,
                 duration: deadline,
                 dropped: 0,
+                cut: 0,
+                part: None,
             })
             .collect();
-        self.assemble(outcomes, self.probe.as_ref().map(|_| false), deadline)
+        self.assemble(outcomes, self.probe.as_ref().map(|_| false), deadline, None)
     }
 
     /// One collection, not coalesced.
     pub async fn collect(&self, deadline: Duration) -> Snapshot {
+        self.collect_as(deadline, None).await
+    }
+
+    /// One collection, not coalesced, its body encoded in `format` as the
+    /// collectors finish.
+    pub async fn collect_as(&self, deadline: Duration, format: Option<Format>) -> Snapshot {
         self.collections.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let deadline_at = tokio::time::Instant::now() + deadline;
@@ -324,12 +349,26 @@ impl ScrapeEngine {
                         (Vec::new(), false)
                     }
                 };
+                let duration = started.elapsed();
+                let (families, cut) = self.limit(families);
+                let mut part = None;
+                let families = match format {
+                    Some(format) => {
+                        let mut text = String::new();
+                        let families = exposition::encode_part(&mut text, families, format);
+                        part = Some(text);
+                        families
+                    }
+                    None => families,
+                };
                 let outcome = CollectorOutcome {
                     name,
                     families,
                     success,
-                    duration: started.elapsed(),
+                    duration,
                     dropped: reported.dropped(),
+                    cut,
+                    part,
                 };
                 (outcome, failed)
             }
@@ -356,7 +395,23 @@ impl ScrapeEngine {
             }
             outcomes.push(outcome);
         }
-        self.assemble(outcomes, up, started.elapsed())
+        self.assemble(outcomes, up, started.elapsed(), format)
+    }
+
+    /// A collector's families within the per-collector series limit, and
+    /// how many series were cut.
+    fn limit(&self, families: Vec<Family>) -> (Vec<Family>, u64) {
+        let mut budget = self.settings.series_limit;
+        let mut cut = 0u64;
+        let mut kept = families;
+        for family in &mut kept {
+            if family.samples.len() > budget {
+                cut += (family.samples.len() - budget) as u64;
+                family.samples.truncate(budget);
+            }
+            budget -= family.samples.len();
+        }
+        (kept, cut)
     }
 
     fn assemble(
@@ -364,6 +419,7 @@ impl ScrapeEngine {
         outcomes: Vec<CollectorOutcome>,
         up: Option<bool>,
         elapsed: Duration,
+        format: Option<Format>,
     ) -> Snapshot {
         let ns = self.info.namespace;
         // The collectors' families, the three per-collector families, up
@@ -387,24 +443,27 @@ impl ScrapeEngine {
             .filter(|o| !o.success)
             .map(|o| o.name)
             .collect();
+        // The body encoded as the collectors finished holds their families
+        // in this order; it is only the body when no family was merged
+        // into another collector's.
+        let mut parts = format.map(|_| Vec::with_capacity(outcomes.len()));
+        let mut merged = false;
         for (slot, outcome) in self.collectors.iter().zip(outcomes) {
-            let mut budget = self.settings.series_limit;
-            let mut cut = 0u64;
-            for mut family in outcome.families {
+            for family in outcome.families {
                 // Lets a test make the assembly itself panic.
                 #[cfg(test)]
                 if family.name == tests::PANIC_IN_ASSEMBLY {
                     panic!("assembly bug");
                 }
-                if family.samples.len() > budget {
-                    cut += (family.samples.len() - budget) as u64;
-                    family.samples.truncate(budget);
-                }
-                budget -= family.samples.len();
                 // Two collectors may contribute to one family; merged so the
                 // exposition has each name once.
-                set.push(family);
+                merged |= set.push_merged(family);
             }
+            match (&mut parts, outcome.part) {
+                (Some(parts), Some(part)) => parts.push(part),
+                _ => parts = None,
+            }
+            let cut = outcome.cut;
             if cut > 0 {
                 tracing::warn!(
                     collector = outcome.name,
@@ -421,8 +480,10 @@ impl ScrapeEngine {
             success.add(&labels, if outcome.success { 1.0 } else { 0.0 });
             dropped.add(&labels, total as f64);
         }
+        let from_collectors = set.len();
+        let mut tail = Vec::with_capacity(16);
         if let Some(up) = up {
-            set.push(
+            tail.push(
                 Family::gauge(
                     format!("{ns}_up"),
                     "Whether the last scrape could reach the target (1) or not (0).",
@@ -430,13 +491,13 @@ impl ScrapeEngine {
                 .with(&[], if up { 1.0 } else { 0.0 }),
             );
         }
-        set.push(duration);
-        set.push(success);
-        set.push(dropped);
+        tail.push(duration);
+        tail.push(success);
+        tail.push(dropped);
         if let Some(peer) = self.info.peer_self_metrics {
-            set.extend(self.peer_families(peer, &failed, up, elapsed));
+            tail.extend(self.peer_families(peer, &failed, up, elapsed));
         }
-        set.push(
+        tail.push(
             Family::gauge(
                 "sidewatch_build_info",
                 "A metric with a constant '1' value labelled by the exporter and its version.",
@@ -450,10 +511,29 @@ impl ScrapeEngine {
             ),
         );
         if self.process_families {
-            set.extend(process::families());
+            tail.extend(process::families());
         }
-        let families = set.into_families();
-        Snapshot { families }
+        for family in tail {
+            merged |= set.push_merged(family);
+        }
+        let mut families = set.into_families();
+        let body = match (format, parts) {
+            (Some(format), Some(parts)) if !merged => {
+                let rest = families.split_off(from_collectors);
+                let mut body = String::with_capacity(
+                    parts.iter().map(String::len).sum::<usize>() + rest.len() * 256 + 64,
+                );
+                for part in &parts {
+                    body.push_str(part);
+                }
+                drop(parts);
+                families.extend(exposition::encode_part(&mut body, rest, format));
+                exposition::finish(&mut body, format);
+                Some((format, body))
+            }
+            _ => None,
+        };
+        Snapshot { families, body }
     }
 
     fn peer_families(
@@ -620,6 +700,68 @@ mod tests {
             value(&next, "t_scrape_collector_success", "breaks_assembly"),
             1.0
         );
+    }
+
+    /// Gives `t_shared` with its own label: two of them share a family.
+    struct Shares(&'static str);
+    impl Collector for Shares {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn collect<'a>(&'a self, _ctx: &'a crate::ScrapeContext) -> CollectFuture<'a> {
+            Box::pin(async move {
+                let mut hist = Family::histogram("t_latency", "h");
+                hist.add_histogram(&[("c", self.0)], &[(1.0, 1.0), (2.0, 3.0)], 4.5, 3.0);
+                Ok(vec![
+                    Family::gauge("t_shared", "s").with(&[("c", self.0)], 1.0),
+                    Family::counter(format!("t_{}_total", self.0), "c").with(&[], 2.5),
+                    hist,
+                    Family::gauge(format!("t_{}_empty", self.0), "nothing"),
+                ])
+            })
+        }
+    }
+
+    /// The body encoded as the collectors finish (out of order, one cut by
+    /// the series limit, one failing) is byte for byte the snapshot encoded
+    /// whole, in either format. When two collectors give one family, the
+    /// whole encoding merges it, and that is what is served.
+    #[tokio::test]
+    async fn a_body_encoded_as_collectors_finish_is_the_whole_encoding() {
+        for format in [Format::Text, Format::OpenMetrics] {
+            let engine = ScrapeEngine::new(
+                info(),
+                ScrapeSettings {
+                    series_limit: 3,
+                    ..ScrapeSettings::default()
+                },
+                vec![
+                    Fixed::new("slow", 2, Duration::from_millis(30)),
+                    Fixed::new("cut", 5, Duration::ZERO),
+                    Arc::new(Failing),
+                    Arc::new(Shares("one")),
+                ],
+                None,
+            );
+            let snap = engine.scrape_as(Duration::from_secs(2), Some(format)).await;
+            let (encoded, body) = snap.body.as_ref().expect("encoded as it ran");
+            assert_eq!(*encoded, format);
+            assert_eq!(body, &exposition::encode(&snap, format), "{format:?}");
+            assert!(
+                body.find("t_slow_value") < body.find("t_cut_value"),
+                "{body}"
+            );
+            assert_eq!(snap.family("t_cut_value").map(|f| f.samples.len()), Some(3));
+            let merged = ScrapeEngine::new(
+                info(),
+                ScrapeSettings::default(),
+                vec![Arc::new(Shares("one")), Arc::new(Shares("two"))],
+                None,
+            );
+            let snap = merged.scrape_as(Duration::from_secs(2), Some(format)).await;
+            assert!(snap.body.is_none(), "{format:?}");
+            assert_eq!(snap.family("t_shared").map(|f| f.samples.len()), Some(2));
+        }
     }
 
     struct Panicking;

@@ -84,7 +84,48 @@ pub fn encode(snapshot: &Arc<Snapshot>, format: Format) -> String {
 /// Prometheus text format 0.0.4.
 pub fn encode_text(snapshot: &Snapshot) -> String {
     let mut out = String::with_capacity(snapshot.series() * 64 + 1024);
-    for family in &snapshot.families {
+    encode_text_into(&mut out, &snapshot.families);
+    out
+}
+
+/// Appends `families` to `out` in `format`, as [`encode`] writes them
+/// between the start and the end of a body ([`finish`] ends it): a
+/// snapshot's families encoded in parts, one after the other, then
+/// finished, read the same as the snapshot encoded whole, provided no two
+/// parts hold families of one name. OpenMetrics takes the families and
+/// gives them back.
+pub fn encode_part(out: &mut String, families: Vec<Family>, format: Format) -> Vec<Family> {
+    match format {
+        Format::Text => {
+            encode_text_into(out, &families);
+            families
+        }
+        Format::OpenMetrics => {
+            let part = Arc::new(Snapshot {
+                families,
+                ..Snapshot::default()
+            });
+            let mut registry = Registry::default();
+            registry.register_collector(Box::new(SnapshotCollector(Arc::clone(&part))));
+            // Writing into a String cannot fail.
+            let _ = prometheus_client::encoding::text::encode_registry(out, &registry);
+            drop(registry);
+            Arc::try_unwrap(part)
+                .map(|s| s.families)
+                .unwrap_or_else(|shared| shared.families.clone())
+        }
+    }
+}
+
+/// Ends a body written by [`encode_part`].
+pub fn finish(out: &mut String, format: Format) {
+    if format == Format::OpenMetrics {
+        let _ = prometheus_client::encoding::text::encode_eof(out);
+    }
+}
+
+fn encode_text_into(out: &mut String, families: &[Family]) {
+    for family in families {
         if family.samples.is_empty() {
             continue;
         }
@@ -97,7 +138,7 @@ pub fn encode_text(snapshot: &Snapshot) -> String {
         out.push_str("# HELP ");
         out.push_str(&family.name);
         out.push(' ');
-        escape_help(&mut out, &family.help);
+        escape_help(out, &family.help);
         out.push_str("\n# TYPE ");
         out.push_str(&family.name);
         out.push(' ');
@@ -115,17 +156,16 @@ pub fn encode_text(snapshot: &Snapshot) -> String {
                     out.push_str(k);
                     out.push('=');
                     out.push('"');
-                    escape_label_value(&mut out, v);
+                    escape_label_value(out, v);
                     out.push('"');
                 }
                 out.push('}');
             }
             out.push(' ');
-            write_value(&mut out, sample.value);
+            write_value(out, sample.value);
             out.push('\n');
         }
     }
-    out
 }
 
 fn escape_help(out: &mut String, help: &str) {
@@ -421,6 +461,7 @@ mod tests {
         .with(&[], f64::INFINITY);
         Arc::new(Snapshot {
             families: vec![cpu, fs, legacy, raw, Family::gauge("empty", "no samples")],
+            ..Snapshot::default()
         })
     }
 
@@ -496,7 +537,10 @@ node_vmstat_pgfault +Inf\n";
         let mut h = Family::histogram("redis_commands_latencies_usec", "Latencies.");
         h.add_histogram(&[("cmd", "get")], &[(8.0, 1.0), (16.0, 3.0)], 40.0, 4.0);
         h.add_histogram(&[("cmd", "set")], &[(2.0, 1.0)], 1.0, 1.0);
-        let snap = Arc::new(Snapshot { families: vec![h] });
+        let snap = Arc::new(Snapshot {
+            families: vec![h],
+            ..Snapshot::default()
+        });
         assert_eq!(
             encode_text(&snap),
             "# HELP redis_commands_latencies_usec Latencies.\n\

@@ -19,6 +19,7 @@ use tower_http::timeout::TimeoutLayer;
 use crate::cli::{ScrapeArgs, StartError, WebArgs};
 use crate::engine::ScrapeEngine;
 use crate::exposition::{self, Format};
+use crate::metrics::Snapshot;
 use crate::webconfig::{BasicAuth, WebConfig};
 
 /// How long in-flight requests may finish after SIGTERM / SIGINT.
@@ -269,12 +270,17 @@ async fn metrics_handler(State(state): State<AppState>, headers: HeaderMap) -> R
         .and_then(|v| v.trim().parse::<f64>().ok());
     let deadline = state.engine.settings().deadline(header_timeout);
     let format = Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
-    let snapshot = state.engine.scrape(deadline).await;
-    let body = exposition::encode(&snapshot, format);
-    drop(snapshot);
-    exposition_response(format, body)
+    let snapshot = state.engine.scrape_as(deadline, Some(format)).await;
+    // The body was encoded while the collectors ran, unless this scrape
+    // joined a collection started for another format.
+    let text = match &snapshot.body {
+        Some((encoded, _)) if *encoded == format => None,
+        _ => Some(exposition::encode(&snapshot, format)),
+    };
+    // The samples are freed with the body, once its last byte is written:
+    // not in the scrape's latency.
+    exposition_response(format, text, snapshot)
 }
-
 /// Whether the heap is trimmed once a scrape's body has been sent
 /// ([`trim_after_scrapes`]).
 static TRIM_AFTER_SCRAPES: AtomicBool = AtomicBool::new(false);
@@ -287,32 +293,46 @@ pub fn trim_after_scrapes() {
     TRIM_AFTER_SCRAPES.store(true, Ordering::Relaxed);
 }
 
-/// A body whose drop trims the heap: hyper drops it once the last byte has
-/// been written (or the client went away), when the scrape's samples are
-/// already freed, so the trim is not in the scrape's latency.
-struct TrimOnDrop(String);
+/// A body that holds what it was encoded from: hyper drops it once the last
+/// byte has been written (or the client went away), so freeing a scrape's
+/// samples, and trimming the heap after ([`trim_after_scrapes`]), is not in
+/// the scrape's latency.
+struct ScrapeBody {
+    /// The body, or None for the one the snapshot holds.
+    text: Option<String>,
+    snapshot: Option<Arc<Snapshot>>,
+}
 
-impl AsRef<[u8]> for TrimOnDrop {
+impl AsRef<[u8]> for ScrapeBody {
     fn as_ref(&self) -> &[u8] {
-        self.0.as_bytes()
+        match (&self.text, &self.snapshot) {
+            (Some(text), _) => text.as_bytes(),
+            (None, Some(snapshot)) => snapshot
+                .body
+                .as_ref()
+                .map_or(&b""[..], |(_, body)| body.as_bytes()),
+            (None, None) => b"",
+        }
     }
 }
 
-impl Drop for TrimOnDrop {
+impl Drop for ScrapeBody {
     fn drop(&mut self) {
-        drop(std::mem::take(&mut self.0));
-        sidewatch_malloc::trim();
+        drop(self.text.take());
+        drop(self.snapshot.take());
+        if TRIM_AFTER_SCRAPES.load(Ordering::Relaxed) {
+            sidewatch_malloc::trim();
+        }
     }
 }
 
-fn exposition_response(format: Format, body: String) -> Response {
+fn exposition_response(format: Format, text: Option<String>, snapshot: Arc<Snapshot>) -> Response {
     let headers = [(header::CONTENT_TYPE, format.content_type())];
-    if TRIM_AFTER_SCRAPES.load(Ordering::Relaxed) {
-        let body = axum::body::Body::from(bytes::Bytes::from_owner(TrimOnDrop(body)));
-        (headers, body).into_response()
-    } else {
-        (headers, body).into_response()
-    }
+    let body = axum::body::Body::from(bytes::Bytes::from_owner(ScrapeBody {
+        text,
+        snapshot: Some(snapshot),
+    }));
+    (headers, body).into_response()
 }
 
 async fn probe_handler(
@@ -332,8 +352,7 @@ async fn probe_handler(
     match probe.0.probe(params, deadline).await {
         Ok(snapshot) => {
             let body = exposition::encode(&snapshot, format);
-            drop(snapshot);
-            exposition_response(format, body)
+            exposition_response(format, Some(body), snapshot)
         }
         Err((status, message)) => (status, format!("{message}\n")).into_response(),
     }

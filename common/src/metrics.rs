@@ -313,6 +313,26 @@ impl FamilySet {
         }
     }
 
+    /// Like [`FamilySet::push`]; whether `family` went into one already
+    /// there.
+    pub fn push_merged(&mut self, family: Family) -> bool {
+        let hash = name_hash(&family.name);
+        match self.position(hash, &family.name) {
+            Some(i) => {
+                self.families[i].samples.extend(family.samples);
+                true
+            }
+            None => {
+                self.append(hash, family);
+                false
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.families.len()
+    }
+
     pub fn extend(&mut self, families: Vec<Family>) {
         for f in families {
             self.push(f);
@@ -385,6 +405,10 @@ pub fn intern_fmt(args: std::fmt::Arguments<'_>) -> Cow<'static, str> {
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     pub families: Vec<Family>,
+    /// The body, when it was encoded as the collectors finished (in the
+    /// format of the scrape that started the collection): exactly what
+    /// encoding `families` in that format gives.
+    pub body: Option<(crate::exposition::Format, String)>,
 }
 
 impl Snapshot {
