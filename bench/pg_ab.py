@@ -10,8 +10,11 @@ BINARY or BINARY,FLAG,FLAG... (for example
 `bin/sidewatch-postgres,--no-collector.settings`). With --pause S, each
 scrape is followed by a pause of S seconds.
 
+With --openmetrics, every scrape asks for OpenMetrics first, as
+Prometheus's Accept header does.
+
 Usage: bench/pg_ab.py EXPORTER... [--rounds N] [--scrapes N] [--pause S]
-                      [--databases N] [--tables N]
+                      [--databases N] [--tables N] [--openmetrics]
 """
 import argparse
 import os
@@ -19,10 +22,28 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from node import free_port, peer_binary, scrape, start  # noqa: E402
 from postgres import start_cluster  # noqa: E402
+
+
+# What Prometheus sends: OpenMetrics first, the classic text format after.
+OPENMETRICS_ACCEPT = ("application/openmetrics-text;version=1.0.0;q=0.6,"
+                      "application/openmetrics-text;version=0.0.1;q=0.5,"
+                      "text/plain;version=0.0.4;q=0.2,*/*;q=0.1")
+
+
+def scrape_as(url, accept):
+    """Seconds one scrape took and the body's size, with `accept` if given."""
+    if accept is None:
+        return scrape(url)
+    start_t = time.perf_counter()
+    req = urllib.request.Request(url, headers={"Accept": accept})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        body = r.read()
+    return time.perf_counter() - start_t, len(body)
 
 
 def main():
@@ -33,7 +54,10 @@ def main():
     ap.add_argument("--pause", type=float, default=0.0)
     ap.add_argument("--databases", type=int, default=10)
     ap.add_argument("--tables", type=int, default=50)
+    ap.add_argument("--openmetrics", action="store_true",
+                    help="ask for OpenMetrics first, as Prometheus does")
     args = ap.parse_args()
+    accept = OPENMETRICS_ACCEPT if args.openmetrics else None
     peer, version = peer_binary("prometheus-postgres-exporter", "prometheus-postgres-exporter",
                                 "postgres_exporter")
     if not peer:
@@ -56,10 +80,10 @@ def main():
             lat = {n: [] for n in exporters}
             for _ in range(5):
                 for _, url in exporters.values():
-                    scrape(url)
+                    scrape_as(url, accept)
             for _ in range(args.scrapes):
                 for n, (_, url) in exporters.items():
-                    t, _ = scrape(url)
+                    t, _ = scrape_as(url, accept)
                     lat[n].append(t)
                     if args.pause:
                         time.sleep(args.pause)

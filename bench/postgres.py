@@ -114,6 +114,11 @@ def statements_since(log_path, offset, application="sidewatch-postgres"):
                     current = [m.group(1)]
     if current is not None:
         stmts.append("\n".join(current))
+    # A statement sidewatch-postgres prepared is logged once per connection
+    # as `PREPARE sw_N AS <statement>`, then as `EXECUTE sw_N`: the
+    # statement is what the PREPARE names.
+    stmts = [re.sub(r"^PREPARE sw_[0-9]+ AS ", "", s) for s in stmts
+             if not re.search(r"(^|; )EXECUTE sw_[0-9]+$", s)]
     return list(dict.fromkeys(s for s in stmts if s.strip()))
 
 

@@ -119,7 +119,7 @@ struct CollectorOutcome {
     /// Series cut here, past the per-collector series limit.
     cut: u64,
     /// Its families encoded as they came, when the collection has a format.
-    part: Option<String>,
+    part: Option<bytes::Bytes>,
 }
 
 impl ScrapeEngine {
@@ -354,9 +354,12 @@ impl ScrapeEngine {
                 let mut part = None;
                 let families = match format {
                     Some(format) => {
-                        let mut text = String::new();
+                        // About what the encoding takes, so it is not
+                        // copied as it grows.
+                        let series: usize = families.iter().map(|f| f.samples.len()).sum();
+                        let mut text = String::with_capacity(series * 128 + families.len() * 160);
                         let families = exposition::encode_part(&mut text, families, format);
-                        part = Some(text);
+                        part = Some(bytes::Bytes::from(text));
                         families
                     }
                     None => families,
@@ -518,18 +521,15 @@ impl ScrapeEngine {
         }
         let mut families = set.into_families();
         let body = match (format, parts) {
-            (Some(format), Some(parts)) if !merged => {
+            (Some(format), Some(mut parts)) if !merged => {
                 let rest = families.split_off(from_collectors);
-                let mut body = String::with_capacity(
-                    parts.iter().map(String::len).sum::<usize>() + rest.len() * 256 + 64,
-                );
-                for part in &parts {
-                    body.push_str(part);
-                }
-                drop(parts);
-                families.extend(exposition::encode_part(&mut body, rest, format));
-                exposition::finish(&mut body, format);
-                Some((format, body))
+                let mut end = String::with_capacity(rest.len() * 256 + 64);
+                families.extend(exposition::encode_part(&mut end, rest, format));
+                exposition::finish(&mut end, format);
+                parts.push(bytes::Bytes::from(end));
+                // Empty parts (a failed collector's) are left out.
+                parts.retain(|p| !p.is_empty());
+                Some((format, parts))
             }
             _ => None,
         };
@@ -744,9 +744,13 @@ mod tests {
                 None,
             );
             let snap = engine.scrape_as(Duration::from_secs(2), Some(format)).await;
-            let (encoded, body) = snap.body.as_ref().expect("encoded as it ran");
+            let (encoded, parts) = snap.body.as_ref().expect("encoded as it ran");
             assert_eq!(*encoded, format);
-            assert_eq!(body, &exposition::encode(&snap, format), "{format:?}");
+            let body: String = parts
+                .iter()
+                .map(|p| std::str::from_utf8(p).expect("utf-8"))
+                .collect();
+            assert_eq!(body, exposition::encode(&snap, format), "{format:?}");
             assert!(
                 body.find("t_slow_value") < body.find("t_cut_value"),
                 "{body}"

@@ -293,32 +293,47 @@ pub fn trim_after_scrapes() {
     TRIM_AFTER_SCRAPES.store(true, Ordering::Relaxed);
 }
 
-/// A body that holds what it was encoded from: hyper drops it once the last
-/// byte has been written (or the client went away), so freeing a scrape's
-/// samples, and trimming the heap after ([`trim_after_scrapes`]), is not in
-/// the scrape's latency.
+/// A scrape's body, in parts, with what it was encoded from: hyper drops it
+/// once the last byte has been written (or the client went away), so
+/// freeing a scrape's samples, and trimming the heap after
+/// ([`trim_after_scrapes`]), is not in the scrape's latency. Its length is
+/// known, so the response has a Content-Length.
 struct ScrapeBody {
-    /// The body, or None for the one the snapshot holds.
-    text: Option<String>,
+    parts: Vec<bytes::Bytes>,
+    next: usize,
+    left: u64,
     snapshot: Option<Arc<Snapshot>>,
 }
 
-impl AsRef<[u8]> for ScrapeBody {
-    fn as_ref(&self) -> &[u8] {
-        match (&self.text, &self.snapshot) {
-            (Some(text), _) => text.as_bytes(),
-            (None, Some(snapshot)) => snapshot
-                .body
-                .as_ref()
-                .map_or(&b""[..], |(_, body)| body.as_bytes()),
-            (None, None) => b"",
+impl http_body::Body for ScrapeBody {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        let part = this.parts.get(this.next).cloned();
+        if let Some(part) = &part {
+            this.next += 1;
+            this.left -= part.len() as u64;
         }
+        std::task::Poll::Ready(part.map(|p| Ok(http_body::Frame::data(p))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.next >= self.parts.len()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.left)
     }
 }
 
 impl Drop for ScrapeBody {
     fn drop(&mut self) {
-        drop(self.text.take());
+        self.parts.clear();
         drop(self.snapshot.take());
         if TRIM_AFTER_SCRAPES.load(Ordering::Relaxed) {
             sidewatch_malloc::trim();
@@ -326,13 +341,22 @@ impl Drop for ScrapeBody {
     }
 }
 
+/// The response to a scrape: `text`, or else the body `snapshot` holds.
 fn exposition_response(format: Format, text: Option<String>, snapshot: Arc<Snapshot>) -> Response {
     let headers = [(header::CONTENT_TYPE, format.content_type())];
-    let body = axum::body::Body::from(bytes::Bytes::from_owner(ScrapeBody {
-        text,
+    let parts = match (text, &snapshot.body) {
+        (Some(text), _) => vec![bytes::Bytes::from(text)],
+        (None, Some((_, parts))) => parts.clone(),
+        (None, None) => Vec::new(),
+    };
+    let left = parts.iter().map(|p| p.len() as u64).sum();
+    let body = ScrapeBody {
+        parts,
+        next: 0,
+        left,
         snapshot: Some(snapshot),
-    }));
-    (headers, body).into_response()
+    };
+    (headers, axum::body::Body::new(body)).into_response()
 }
 
 async fn probe_handler(

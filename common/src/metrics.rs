@@ -406,9 +406,10 @@ pub fn intern_fmt(args: std::fmt::Arguments<'_>) -> Cow<'static, str> {
 pub struct Snapshot {
     pub families: Vec<Family>,
     /// The body, when it was encoded as the collectors finished (in the
-    /// format of the scrape that started the collection): exactly what
-    /// encoding `families` in that format gives.
-    pub body: Option<(crate::exposition::Format, String)>,
+    /// format of the scrape that started the collection), in parts: one
+    /// after the other, exactly what encoding `families` in that format
+    /// gives.
+    pub body: Option<(crate::exposition::Format, Vec<bytes::Bytes>)>,
 }
 
 impl Snapshot {
