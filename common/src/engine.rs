@@ -357,7 +357,7 @@ impl ScrapeEngine {
                         // About what the encoding takes, so it is not
                         // copied as it grows.
                         let series: usize = families.iter().map(|f| f.samples.len()).sum();
-                        let mut text = String::with_capacity(series * 128 + families.len() * 160);
+                        let mut text = String::with_capacity(series * 64 + families.len() * 96);
                         let families = exposition::encode_part(&mut text, families, format);
                         part = Some(bytes::Bytes::from(text));
                         families
