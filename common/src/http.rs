@@ -293,16 +293,55 @@ pub fn trim_after_scrapes() {
     TRIM_AFTER_SCRAPES.store(true, Ordering::Relaxed);
 }
 
-/// A scrape's body, in parts, with what it was encoded from: hyper drops it
-/// once the last byte has been written (or the client went away), so
-/// freeing a scrape's samples, and trimming the heap after
-/// ([`trim_after_scrapes`]), is not in the scrape's latency. Its length is
-/// known, so the response has a Content-Length.
+/// What a scrape's response is made of: its body (given here, or the
+/// parts the snapshot holds) and the snapshot it was encoded from. Dropped
+/// when hyper has written the last byte and let go of every part (or the
+/// client went away): freeing the scrape's samples, and trimming the heap
+/// after ([`trim_after_scrapes`]), is not in the scrape's latency, and the
+/// trim comes when nothing of the scrape is left.
+struct Scraped {
+    text: Option<bytes::Bytes>,
+    snapshot: Option<Arc<Snapshot>>,
+}
+
+impl Scraped {
+    fn parts(&self) -> &[bytes::Bytes] {
+        match (&self.text, &self.snapshot) {
+            (Some(text), _) => std::slice::from_ref(text),
+            (None, Some(snapshot)) => snapshot.body.as_ref().map_or(&[], |(_, parts)| parts),
+            (None, None) => &[],
+        }
+    }
+}
+
+impl Drop for Scraped {
+    fn drop(&mut self) {
+        drop(self.text.take());
+        drop(self.snapshot.take());
+        if TRIM_AFTER_SCRAPES.load(Ordering::Relaxed) {
+            sidewatch_malloc::trim();
+        }
+    }
+}
+
+/// One part of a body as hyper holds it until written.
+struct Part {
+    scraped: Arc<Scraped>,
+    index: usize,
+}
+
+impl AsRef<[u8]> for Part {
+    fn as_ref(&self) -> &[u8] {
+        self.scraped.parts().get(self.index).map_or(&[], |p| &p[..])
+    }
+}
+
+/// A scrape's body, in the parts it was encoded in, with its length known
+/// (so the response has a Content-Length).
 struct ScrapeBody {
-    parts: Vec<bytes::Bytes>,
+    scraped: Arc<Scraped>,
     next: usize,
     left: u64,
-    snapshot: Option<Arc<Snapshot>>,
 }
 
 impl http_body::Body for ScrapeBody {
@@ -314,16 +353,20 @@ impl http_body::Body for ScrapeBody {
         _cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
         let this = self.get_mut();
-        let part = this.parts.get(this.next).cloned();
-        if let Some(part) = &part {
-            this.next += 1;
-            this.left -= part.len() as u64;
-        }
-        std::task::Poll::Ready(part.map(|p| Ok(http_body::Frame::data(p))))
+        let Some(len) = this.scraped.parts().get(this.next).map(|p| p.len()) else {
+            return std::task::Poll::Ready(None);
+        };
+        let part = bytes::Bytes::from_owner(Part {
+            scraped: Arc::clone(&this.scraped),
+            index: this.next,
+        });
+        this.next += 1;
+        this.left -= len as u64;
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(part))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.next >= self.parts.len()
+        self.next >= self.scraped.parts().len()
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
@@ -331,30 +374,18 @@ impl http_body::Body for ScrapeBody {
     }
 }
 
-impl Drop for ScrapeBody {
-    fn drop(&mut self) {
-        self.parts.clear();
-        drop(self.snapshot.take());
-        if TRIM_AFTER_SCRAPES.load(Ordering::Relaxed) {
-            sidewatch_malloc::trim();
-        }
-    }
-}
-
 /// The response to a scrape: `text`, or else the body `snapshot` holds.
 fn exposition_response(format: Format, text: Option<String>, snapshot: Arc<Snapshot>) -> Response {
     let headers = [(header::CONTENT_TYPE, format.content_type())];
-    let parts = match (text, &snapshot.body) {
-        (Some(text), _) => vec![bytes::Bytes::from(text)],
-        (None, Some((_, parts))) => parts.clone(),
-        (None, None) => Vec::new(),
-    };
-    let left = parts.iter().map(|p| p.len() as u64).sum();
+    let scraped = Arc::new(Scraped {
+        text: text.map(bytes::Bytes::from),
+        snapshot: Some(snapshot),
+    });
+    let left = scraped.parts().iter().map(|p| p.len() as u64).sum();
     let body = ScrapeBody {
-        parts,
+        scraped,
         next: 0,
         left,
-        snapshot: Some(snapshot),
     };
     (headers, axum::body::Body::new(body)).into_response()
 }
