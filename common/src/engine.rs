@@ -403,18 +403,17 @@ impl ScrapeEngine {
 
     /// A collector's families within the per-collector series limit, and
     /// how many series were cut.
-    fn limit(&self, families: Vec<Family>) -> (Vec<Family>, u64) {
+    fn limit(&self, mut families: Vec<Family>) -> (Vec<Family>, u64) {
         let mut budget = self.settings.series_limit;
         let mut cut = 0u64;
-        let mut kept = families;
-        for family in &mut kept {
+        for family in &mut families {
             if family.samples.len() > budget {
                 cut += (family.samples.len() - budget) as u64;
                 family.samples.truncate(budget);
             }
             budget -= family.samples.len();
         }
-        (kept, cut)
+        (families, cut)
     }
 
     fn assemble(

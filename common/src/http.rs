@@ -271,16 +271,9 @@ async fn metrics_handler(State(state): State<AppState>, headers: HeaderMap) -> R
     let deadline = state.engine.settings().deadline(header_timeout);
     let format = Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
     let snapshot = state.engine.scrape_as(deadline, Some(format)).await;
-    // The body was encoded while the collectors ran, unless this scrape
-    // joined a collection started for another format.
-    let text = match &snapshot.body {
-        Some((encoded, _)) if *encoded == format => None,
-        _ => Some(exposition::encode(&snapshot, format)),
-    };
-    // The samples are freed with the body, once its last byte is written:
-    // not in the scrape's latency.
-    exposition_response(format, text, snapshot)
+    exposition_response(format, snapshot)
 }
+
 /// Whether the heap is trimmed once a scrape's body has been sent
 /// ([`trim_after_scrapes`]).
 static TRIM_AFTER_SCRAPES: AtomicBool = AtomicBool::new(false);
@@ -341,7 +334,6 @@ impl AsRef<[u8]> for Part {
 struct ScrapeBody {
     scraped: Arc<Scraped>,
     next: usize,
-    left: u64,
 }
 
 impl http_body::Body for ScrapeBody {
@@ -353,15 +345,14 @@ impl http_body::Body for ScrapeBody {
         _cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
         let this = self.get_mut();
-        let Some(len) = this.scraped.parts().get(this.next).map(|p| p.len()) else {
+        if this.is_end_stream() {
             return std::task::Poll::Ready(None);
-        };
+        }
         let part = bytes::Bytes::from_owner(Part {
             scraped: Arc::clone(&this.scraped),
             index: this.next,
         });
         this.next += 1;
-        this.left -= len as u64;
         std::task::Poll::Ready(Some(Ok(http_body::Frame::data(part))))
     }
 
@@ -370,22 +361,30 @@ impl http_body::Body for ScrapeBody {
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
-        http_body::SizeHint::with_exact(self.left)
+        let parts = self.scraped.parts();
+        let left = parts[self.next.min(parts.len())..]
+            .iter()
+            .map(|p| p.len() as u64);
+        http_body::SizeHint::with_exact(left.sum())
     }
 }
 
-/// The response to a scrape: `text`, or else the body `snapshot` holds.
-fn exposition_response(format: Format, text: Option<String>, snapshot: Arc<Snapshot>) -> Response {
+/// The response to a scrape: the body `snapshot` holds when it was encoded
+/// in `format` while its collectors ran, else `snapshot` encoded now (a
+/// scrape that joined a collection started for the other format, a probe).
+/// The samples are freed with the body, once its last byte is written.
+fn exposition_response(format: Format, snapshot: Arc<Snapshot>) -> Response {
     let headers = [(header::CONTENT_TYPE, format.content_type())];
-    let scraped = Arc::new(Scraped {
-        text: text.map(bytes::Bytes::from),
-        snapshot: Some(snapshot),
-    });
-    let left = scraped.parts().iter().map(|p| p.len() as u64).sum();
+    let text = match &snapshot.body {
+        Some((encoded, _)) if *encoded == format => None,
+        _ => Some(bytes::Bytes::from(exposition::encode(&snapshot, format))),
+    };
     let body = ScrapeBody {
-        scraped,
+        scraped: Arc::new(Scraped {
+            text,
+            snapshot: Some(snapshot),
+        }),
         next: 0,
-        left,
     };
     (headers, axum::body::Body::new(body)).into_response()
 }
@@ -405,10 +404,7 @@ async fn probe_handler(
     let deadline = state.engine.settings().deadline(header_timeout);
     let format = Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
     match probe.0.probe(params, deadline).await {
-        Ok(snapshot) => {
-            let body = exposition::encode(&snapshot, format);
-            exposition_response(format, Some(body), snapshot)
-        }
+        Ok(snapshot) => exposition_response(format, snapshot),
         Err((status, message)) => (status, format!("{message}\n")).into_response(),
     }
 }

@@ -304,13 +304,7 @@ impl FamilySet {
     }
 
     pub fn push(&mut self, family: Family) {
-        let hash = name_hash(&family.name);
-        match self.position(hash, &family.name) {
-            Some(i) => self.families[i].samples.extend(family.samples),
-            None => {
-                self.append(hash, family);
-            }
-        }
+        self.push_merged(family);
     }
 
     /// Like [`FamilySet::push`]; whether `family` went into one already
